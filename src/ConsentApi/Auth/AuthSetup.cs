@@ -1,0 +1,31 @@
+using System.Text;
+using Microsoft.AspNetCore.Authorization;
+
+namespace ConsentApi.Auth;
+
+public static class AuthSetup
+{
+    public const int MinimumBootstrapKeyLength = 32;
+
+    public static WebApplicationBuilder AddConsentAuth(this WebApplicationBuilder builder)
+    {
+        var bootstrap = builder.Configuration["Auth:BootstrapAdminKey"];
+        if (bootstrap is { Length: > 0 and < MinimumBootstrapKeyLength })
+        {
+            throw new InvalidOperationException(
+                $"Auth:BootstrapAdminKey must be at least {MinimumBootstrapKeyLength} characters; generate one with `openssl rand -hex 32`.");
+        }
+
+        builder.Services.AddMemoryCache();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, o =>
+                o.BootstrapKeyHash = string.IsNullOrEmpty(bootstrap) ? null : Encoding.ASCII.GetBytes(ApiKey.Hash(bootstrap)));
+
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin))
+            .AddPolicy(Roles.ServicePolicy, p => p.RequireRole(Roles.Service, Roles.Admin))
+            // Secure by default: an endpoint that forgets to say who may call it is admin-only.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireRole(Roles.Admin).Build());
+        return builder;
+    }
+}

@@ -1,0 +1,205 @@
+using ConsentApi.Auth;
+using ConsentApi.Data;
+using ConsentApi.Http;
+using ConsentApi.Purposes;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace ConsentApi.Consents;
+
+/// <summary>The consent ledger of one customer: save decisions, read state, history, receipts, proof.</summary>
+public static class ConsentEndpoints
+{
+    public static RouteGroupBuilder MapConsents(this RouteGroupBuilder customers)
+    {
+        var group = customers.WithTags("Consents");
+        group.MapPost("/consents", Save).RequireAuthorization(Roles.ServicePolicy).WithValidation();
+        group.MapGet("/consents", List).RequireAuthorization(Roles.ServicePolicy);
+        group.MapGet("/consents/{purpose}", Get).RequireAuthorization(Roles.ServicePolicy);
+        group.MapGet("/consent-events", Events).RequireAuthorization(Roles.AdminPolicy);
+        group.MapGet("/receipts/{receiptId:guid}", GetReceipt).RequireAuthorization(Roles.AdminPolicy);
+        group.MapGet("/ledger/verify", Verify).RequireAuthorization(Roles.AdminPolicy);
+        return group;
+    }
+
+    /// <summary>Save a customer's decisions; answers the receipt.</summary>
+    /// <remarks>
+    /// All decisions are committed together or not at all: a 2xx answer means they are in the ledger.
+    /// An unknown or retired purpose, or an unknown version, refuses the whole save with 422 naming
+    /// the decision. Send an <c>Idempotency-Key</c> to retry safely: the same key and body answer the
+    /// first receipt again (with <c>Idempotent-Replayed: true</c>) and append nothing.
+    /// </remarks>
+    /// <param name="customerId">The business's own id for the customer (at most 128 characters).</param>
+    /// <param name="idempotencyKey">Any unique string (at most 255 characters), e.g. a UUID; reuse it only to retry the same request.</param>
+    public static async Task<Results<Created<ReceiptResponse>, ValidationProblem>> Save(string customerId,
+        SaveConsentsRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        ConsentLedger ledger, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > ConsentLedger.IdempotencyKeyMaxLength
+                                           || ValidationRules.HasControlCharacters(idempotencyKey)))
+        {
+            return Problems.Validation("Idempotency-Key", $"'Idempotency-Key' must be 1–{ConsentLedger.IdempotencyKeyMaxLength} printable characters.");
+        }
+
+        var evidence = new Evidence(http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null);
+        var (receipt, replayed) = await ledger.SaveAsync(customerId, request, evidence, idempotencyKey, cancellationToken);
+        if (replayed)
+        {
+            http.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        return TypedResults.Created($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/receipts/{receipt.ReceiptId}", receipt);
+    }
+
+    /// <summary>The customer's current consent for every active purpose.</summary>
+    /// <remarks>A customer with no decisions is not an error: every purpose answers <c>none</c>. <c>Sec-GPC: 1</c> is honoured for opt-out purposes that honour GPC.</remarks>
+    /// <param name="customerId">The business's own id for the customer.</param>
+    /// <param name="cursor">From the previous page's <c>nextCursor</c>.</param>
+    /// <param name="limit">Page size, 1–500 (default 50).</param>
+    public static async Task<Results<Ok<ListResponse<ConsentStateResponse>>, ValidationProblem>> List(string customerId,
+        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken,
+        [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
+    {
+        if (Paging.CheckLimit(limit) is { } limitError)
+        {
+            return Problems.Validation("limit", limitError);
+        }
+
+        if (!Paging.TryDecode(cursor, out var after))
+        {
+            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
+        }
+
+        var take = limit ?? Paging.DefaultLimit;
+        var purposes = db.Purposes.AsNoTracking().Where(p => p.Status == PurposeStatus.Active);
+        if (after is not null)
+        {
+            purposes = purposes.Where(p => string.Compare(p.Key, after) > 0);
+        }
+
+        var page = await purposes.OrderBy(p => p.Key).Take(take + 1)
+            .Select(p => new
+            {
+                Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
+                    p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
+                    p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
+                State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
+            })
+            .ToListAsync(cancellationToken);
+
+        var now = clock.UtcNow();
+        var gpc = ConsentRules.HasGpcSignal(http.Request);
+        var items = page.Take(take).Select(x => ToResponse(customerId, x.Terms, x.State, now, gpc)).ToList();
+        var next = page.Count > take ? Paging.Encode(items[^1].Purpose) : null;
+        return TypedResults.Ok(new ListResponse<ConsentStateResponse>(items, next));
+    }
+
+    /// <summary>The customer's consent for one purpose, with <c>active</c> and the reason.</summary>
+    /// <remarks>Ask this before collecting. <c>Sec-GPC: 1</c> is honoured for opt-out purposes that honour GPC.</remarks>
+    /// <param name="customerId">The business's own id for the customer.</param>
+    /// <param name="purpose">The purpose key.</param>
+    public static async Task<Results<Ok<ConsentStateResponse>, ProblemHttpResult>> Get(string customerId, string purpose,
+        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
+    {
+        var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
+            .Select(p => new
+            {
+                Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
+                    p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
+                    p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
+                State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
+            })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (found is null)
+        {
+            return Problems.NotFound($"There is no purpose '{PurposeEndpoints.Shorten(purpose)}'.");
+        }
+
+        return TypedResults.Ok(ToResponse(customerId, found.Terms, found.State, clock.UtcNow(), ConsentRules.HasGpcSignal(http.Request)));
+    }
+
+    /// <summary>The customer's consent ledger, newest first.</summary>
+    /// <param name="customerId">The business's own id for the customer.</param>
+    /// <param name="cursor">From the previous page's <c>nextCursor</c>.</param>
+    /// <param name="limit">Page size, 1–500 (default 50).</param>
+    public static async Task<Results<Ok<ListResponse<ConsentEventResponse>>, ValidationProblem>> Events(string customerId,
+        ConsentDbContext db, CancellationToken cancellationToken, [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
+    {
+        if (Paging.CheckLimit(limit) is { } limitError)
+        {
+            return Problems.Validation("limit", limitError);
+        }
+
+        if (!Paging.TryDecode(cursor, out var after) || (after is not null && !long.TryParse(after, out _)))
+        {
+            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
+        }
+
+        var take = limit ?? Paging.DefaultLimit;
+        var query = db.ConsentEvents.AsNoTracking().Where(e => e.CustomerId == customerId);
+        if (after is not null)
+        {
+            var before = long.Parse(after, System.Globalization.CultureInfo.InvariantCulture);
+            query = query.Where(e => e.Seq < before);
+        }
+
+        var page = await query.OrderByDescending(e => e.Seq).Take(take + 1).ToListAsync(cancellationToken);
+        var items = page.Take(take).Select(ConsentEventResponse.From).ToList();
+        var next = page.Count > take ? Paging.Encode(items[^1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
+        return TypedResults.Ok(new ListResponse<ConsentEventResponse>(items, next));
+    }
+
+    /// <summary>A receipt, as it was issued.</summary>
+    /// <param name="customerId">The business's own id for the customer.</param>
+    /// <param name="receiptId">The receipt id from the save's answer.</param>
+    public static async Task<Results<Ok<ReceiptResponse>, ProblemHttpResult>> GetReceipt(string customerId, Guid receiptId,
+        ConsentLedger ledger, CancellationToken cancellationToken)
+    {
+        var receipt = await ledger.ReadReceiptAsync(customerId, receiptId, cancellationToken);
+        return receipt is null
+            ? Problems.NotFound($"The customer has no receipt {receiptId}.")
+            : TypedResults.Ok(receipt);
+    }
+
+    /// <summary>Recompute the customer's hash chain and say whether the ledger is intact.</summary>
+    /// <remarks>Any edited, reordered or deleted event makes it answer <c>valid: false</c> with the first event that does not verify.</remarks>
+    /// <param name="customerId">The business's own id for the customer.</param>
+    public static async Task<Ok<LedgerVerification>> Verify(string customerId, ConsentDbContext db, CancellationToken cancellationToken)
+    {
+        var verifier = new ChainVerifier();
+        await foreach (var e in db.ConsentEvents.AsNoTracking().Where(e => e.CustomerId == customerId)
+                           .OrderBy(e => e.Seq).AsAsyncEnumerable().WithCancellation(cancellationToken))
+        {
+            verifier.Add(e);
+            if (verifier.Broken)
+            {
+                break;
+            }
+        }
+
+        var head = await db.LedgerHeads.AsNoTracking().FirstOrDefaultAsync(h => h.CustomerId == customerId, cancellationToken);
+        verifier.CheckHead(head);
+        return TypedResults.Ok(new LedgerVerification { Valid = !verifier.Broken, Events = verifier.Count, BrokenAt = verifier.BrokenAt });
+    }
+
+    private static ConsentStateResponse ToResponse(string customerId, PurposeTerms terms, ConsentState? state,
+        DateTimeOffset now, bool gpc)
+    {
+        var verdict = ConsentRules.Evaluate(state, terms, now, gpc);
+        return new ConsentStateResponse
+        {
+            CustomerId = customerId,
+            Purpose = terms.Key,
+            Status = verdict.Status,
+            Active = verdict.Active,
+            Reason = verdict.Reason,
+            PurposeVersion = state?.PurposeVersion,
+            CurrentVersion = terms.CurrentVersion,
+            DecisionNeeded = verdict.Status is ConsentStatus.None or ConsentStatus.Expired or ConsentStatus.Outdated,
+            GrantedAt = state?.Decision == Decision.Granted ? state.DecidedAt : null,
+            RevokedAt = state?.Decision == Decision.Revoked ? state.DecidedAt : null,
+            ExpiresAt = state?.Decision == Decision.Granted ? state.ExpiresAt : null,
+        };
+    }
+}

@@ -1,0 +1,230 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using ConsentApi.Data;
+using ConsentApi.Http;
+using ConsentApi.Purposes;
+using Microsoft.EntityFrameworkCore;
+
+namespace ConsentApi.Consents;
+
+/// <summary>Who was on the other end of a save; stored apart from the events.</summary>
+public sealed record Evidence(string? IpAddress, string? UserAgent);
+
+/// <summary>
+/// Appends decisions to the ledger. One save is one transaction: the customer's ledger head is
+/// locked (appends per customer take turns, so the chain never forks), every decision becomes an
+/// event, its evidence and the new consent state, and either all of it commits or none does.
+/// </summary>
+public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
+{
+    public const int IdempotencyKeyMaxLength = 255;
+    public const int UserAgentMaxLength = 512;
+
+    public sealed record SaveResult(ReceiptResponse Receipt, bool Replayed);
+
+    public async Task<SaveResult> SaveAsync(string customerId, SaveConsentsRequest request, Evidence evidence,
+        string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var requestHash = idempotencyKey is null ? null : HashRequest(request);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var head = await LockHeadAsync(customerId, cancellationToken);
+
+        if (idempotencyKey is not null)
+        {
+            var earlier = await db.IdempotencyRecords.AsNoTracking()
+                .FirstOrDefaultAsync(r => r.CustomerId == customerId && r.Key == idempotencyKey, cancellationToken);
+            if (earlier is not null)
+            {
+                if (earlier.RequestHash != requestHash)
+                {
+                    throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused,
+                        "Idempotency key reused", "This Idempotency-Key was used for a different request; use a new key for a new request.",
+                        new Dictionary<string, string[]> { ["Idempotency-Key"] = ["Already used with another body."] });
+                }
+
+                var first = await ReadReceiptAsync(customerId, earlier.ReceiptId, cancellationToken);
+                return new SaveResult(first!, Replayed: true);
+            }
+        }
+
+        var purposes = await LoadPurposesAsync(request.Decisions!, cancellationToken);
+        var now = clock.UtcNow();
+        var receipt = new Receipt
+        {
+            CustomerId = customerId, Id = Guid.CreateVersion7(), IssuedAt = now,
+            Source = request.Source!.Value, CollectionPoint = request.CollectionPoint,
+        };
+        db.Receipts.Add(receipt);
+
+        var states = await db.ConsentStates
+            .Where(s => s.CustomerId == customerId && purposes.Keys.Contains(s.PurposeKey))
+            .ToDictionaryAsync(s => s.PurposeKey, cancellationToken);
+
+        var decisions = new List<ReceiptDecision>();
+        foreach (var decision in request.Decisions!)
+        {
+            var version = purposes[decision.Purpose!];
+            var granted = decision.Granted!.Value;
+            var e = Append(head, receipt, version, granted ? Decision.Granted : Decision.Revoked, now);
+            db.ConsentEvidence.Add(new ConsentEvidence
+            {
+                CustomerId = customerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
+            });
+            Fold(states, e, version);
+            decisions.Add(new ReceiptDecision
+            {
+                Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = granted, EventId = e.Id, Hash = e.Hash,
+            });
+        }
+
+        if (idempotencyKey is not null)
+        {
+            db.IdempotencyRecords.Add(new IdempotencyRecord
+            {
+                CustomerId = customerId, Key = idempotencyKey, RequestHash = requestHash!, ReceiptId = receipt.Id, CreatedAt = now,
+            });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new SaveResult(ToResponse(receipt, decisions), Replayed: false);
+    }
+
+    /// <summary>Takes the customer's ledger head row lock, creating the head on the first event.</summary>
+    private async Task<LedgerHead> LockHeadAsync(string customerId, CancellationToken cancellationToken)
+    {
+        // One round trip: the no-op update on conflict takes the row lock and returns the row.
+        var heads = await db.LedgerHeads.FromSql($"""
+            INSERT INTO ledger_heads (customer_id, last_seq) VALUES ({customerId}, 0)
+            ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
+            RETURNING *
+            """).AsTracking().ToListAsync(cancellationToken);
+        return heads.Single();
+    }
+
+    private ConsentEvent Append(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision, DateTimeOffset now)
+    {
+        var seq = head.LastSeq + 1;
+        var id = Guid.CreateVersion7();
+        var hash = HashChain.Compute(head.CustomerId, seq, id, version.PurposeKey, version.Version, decision, now,
+            receipt.Source, receipt.CollectionPoint, receipt.Id, head.LastHash);
+        var e = new ConsentEvent
+        {
+            CustomerId = head.CustomerId, Seq = seq, Id = id, PurposeKey = version.PurposeKey, PurposeVersion = version.Version,
+            Decision = decision, OccurredAt = now, Source = receipt.Source, CollectionPoint = receipt.CollectionPoint,
+            ReceiptId = receipt.Id, PreviousHash = head.LastHash, Hash = hash,
+        };
+        db.ConsentEvents.Add(e);
+        head.LastSeq = seq;
+        head.LastHash = hash;
+        return e;
+    }
+
+    /// <summary>The state after an event: the last decision wins (ConsentRules judges expiry and re-consent when asked).</summary>
+    private void Fold(Dictionary<string, ConsentState> states, ConsentEvent e, PurposeVersion version)
+    {
+        if (!states.TryGetValue(e.PurposeKey, out var state))
+        {
+            state = new ConsentState { CustomerId = e.CustomerId, PurposeKey = e.PurposeKey };
+            db.ConsentStates.Add(state);
+            states[e.PurposeKey] = state;
+        }
+
+        state.Decision = e.Decision;
+        state.PurposeVersion = e.PurposeVersion;
+        state.DecidedAt = e.OccurredAt;
+        state.Source = e.Source;
+        state.LastEventId = e.Id;
+        state.ExpiresAt = e.Decision == Decision.Granted && version.ConsentLifetimeDays is { } days
+            ? e.OccurredAt.AddDays(days)
+            : null;
+    }
+
+    /// <summary>
+    /// The purpose version each decision refers to. Unknown or retired purposes and unknown
+    /// versions refuse the whole save (422) naming the decision at fault.
+    /// </summary>
+    private async Task<Dictionary<string, PurposeVersion>> LoadPurposesAsync(IReadOnlyList<DecisionRequest> decisions,
+        CancellationToken cancellationToken)
+    {
+        var keys = decisions.Select(d => d.Purpose!).ToList();
+        var requestedVersions = decisions.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).Distinct().ToList();
+        var purposes = await db.Purposes.AsNoTracking()
+            .Where(p => keys.Contains(p.Key))
+            .Select(p => new
+            {
+                p.Key, p.Status, p.CurrentVersion,
+                Versions = p.Versions.Where(v => requestedVersions.Contains(v.Version) || v.Version == p.CurrentVersion).ToList(),
+            })
+            .ToDictionaryAsync(p => p.Key, cancellationToken);
+
+        var errors = new Dictionary<string, string[]>();
+        var resolved = new Dictionary<string, PurposeVersion>();
+        for (var i = 0; i < decisions.Count; i++)
+        {
+            var d = decisions[i];
+            if (!purposes.TryGetValue(d.Purpose!, out var purpose))
+            {
+                errors[$"decisions[{i}].purpose"] = [$"There is no purpose '{d.Purpose}'."];
+                continue;
+            }
+
+            if (purpose.Status == PurposeStatus.Retired)
+            {
+                errors[$"decisions[{i}].purpose"] = [$"The purpose '{d.Purpose}' is retired."];
+                continue;
+            }
+
+            var number = d.PurposeVersion ?? purpose.CurrentVersion;
+            var version = purpose.Versions.FirstOrDefault(v => v.Version == number);
+            if (version is null)
+            {
+                errors[$"decisions[{i}].purposeVersion"] = [$"The purpose '{d.Purpose}' has no version {number}; the current one is {purpose.CurrentVersion}."];
+                continue;
+            }
+
+            resolved[purpose.Key] = version;
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.ValidationFailed,
+                "The request cannot be processed", "A decision refers to a purpose or version that cannot be used; nothing was saved.", errors);
+        }
+
+        return resolved;
+    }
+
+    public async Task<ReceiptResponse?> ReadReceiptAsync(string customerId, Guid receiptId, CancellationToken cancellationToken)
+    {
+        var receipt = await db.Receipts.AsNoTracking()
+            .FirstOrDefaultAsync(r => r.CustomerId == customerId && r.Id == receiptId, cancellationToken);
+        if (receipt is null)
+        {
+            return null;
+        }
+
+        var events = await db.ConsentEvents.AsNoTracking()
+            .Where(e => e.CustomerId == customerId && e.ReceiptId == receiptId)
+            .OrderBy(e => e.Seq)
+            .ToListAsync(cancellationToken);
+        return ToResponse(receipt, events.Select(e => new ReceiptDecision
+        {
+            Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = e.Decision == Decision.Granted,
+            EventId = e.Id, Hash = e.Hash,
+        }).ToList());
+    }
+
+    private static ReceiptResponse ToResponse(Receipt receipt, IReadOnlyList<ReceiptDecision> decisions) => new()
+    {
+        ReceiptId = receipt.Id, CustomerId = receipt.CustomerId, IssuedAt = receipt.IssuedAt, Source = receipt.Source,
+        CollectionPoint = receipt.CollectionPoint, Decisions = decisions,
+    };
+
+    /// <summary>The canonical body (re-serialised, so formatting does not matter) decides "same request".</summary>
+    private static string HashRequest(SaveConsentsRequest request) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request)));
+
+    private static string? Truncate(string? userAgent) =>
+        userAgent is { Length: > UserAgentMaxLength } ? userAgent[..UserAgentMaxLength] : userAgent;
+}

@@ -1,0 +1,46 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace ConsentApi.Http;
+
+/// <summary>A page of a list: <c>nextCursor</c> is null on the last page.</summary>
+/// <param name="Items">The items of this page.</param>
+/// <param name="NextCursor">Pass as <c>cursor</c> to get the next page; null when there is none.</param>
+public sealed record ListResponse<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+/// <summary>Cursor paging: opaque cursors that encode the position after the last item shown.</summary>
+public static class Paging
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 500;
+
+    /// <summary>Checks <c>limit</c>; returns the error message, or null.</summary>
+    public static string? CheckLimit(int? limit) =>
+        limit is null or (>= 1 and <= MaxLimit) ? null : $"'limit' must be between 1 and {MaxLimit}.";
+
+    public static string Encode(string position) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(position));
+
+    public static bool TryDecode(string? cursor, out string? position)
+    {
+        position = null;
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return true;
+        }
+
+        if (cursor.Length > 512)
+        {
+            return false;
+        }
+
+        try
+        {
+            position = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using ConsentApi.Consents;
+using ConsentApi.Http;
+using ConsentApi.Purposes;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace ConsentApi.OpenApi;
+
+/// <summary>
+/// States a limit on every string, integer and list of the document, so that clients can size
+/// buffers and linters can check them. Request bodies already carry the limits their validators
+/// enforce (<see cref="FluentValidationSchemaFilter"/>); this fills in the rest from one table,
+/// because in this API a field name means the same thing wherever it appears. Formats bring
+/// their own limits (a UUID is 36 characters, a timestamp at most 35).
+/// </summary>
+public sealed class PublishedLimitsFilter : IDocumentFilter
+{
+    private static readonly Dictionary<string, int> StringLimits = new()
+    {
+        ["customerId"] = ValidationRules.CustomerIdMaxLength,
+        ["key"] = 64, ["purpose"] = 64, ["purposeKey"] = 64,
+        ["hash"] = 64, ["previousHash"] = 64,
+        ["name"] = PurposeLimits.NameMaxLength,
+        ["description"] = PurposeLimits.DescriptionMaxLength,
+        ["collectionPoint"] = SaveConsentsValidator.CollectionPointMaxLength,
+        ["reason"] = 500, ["prefix"] = 16, ["status"] = 16,
+        ["nextCursor"] = 512, ["cursor"] = 512,
+        ["Idempotency-Key"] = ConsentLedger.IdempotencyKeyMaxLength,
+        ["If-Match"] = 200,
+        // problem details (RFC 9457)
+        ["type"] = 2048, ["title"] = 200, ["detail"] = 2000, ["instance"] = 2048, ["traceId"] = 64,
+    };
+
+    private static readonly Dictionary<string, (long Min, long Max)> IntegerLimits = new()
+    {
+        ["version"] = (1, int.MaxValue), ["purposeVersion"] = (1, int.MaxValue), ["currentVersion"] = (1, int.MaxValue),
+        ["retentionDays"] = (1, PurposeLimits.MaxRetentionDays),
+        ["consentLifetimeDays"] = (1, PurposeLimits.MaxConsentLifetimeDays),
+        ["sequence"] = (1, long.MaxValue), ["events"] = (0, long.MaxValue),
+        ["limit"] = (1, Paging.MaxLimit),
+        ["status"] = (400, 599),
+    };
+
+    private static readonly Dictionary<string, int> ListLimits = new()
+    {
+        ["dataCategories"] = PurposeLimits.MaxDataCategories,
+        ["recipients"] = PurposeLimits.MaxRecipients,
+        ["decisions"] = SaveConsentsValidator.MaxDecisions,
+        ["items"] = Paging.MaxLimit,
+    };
+
+    public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
+    {
+        foreach (var schema in (swaggerDoc.Components?.Schemas ?? new Dictionary<string, IOpenApiSchema>()).Values)
+        {
+            if (schema is OpenApiSchema s)
+            {
+                Walk(null, s);
+            }
+        }
+
+        foreach (var operation in (swaggerDoc.Paths ?? []).Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+        {
+            foreach (var parameter in operation.Parameters ?? [])
+            {
+                if (parameter is OpenApiParameter { Schema: OpenApiSchema schema } p)
+                {
+                    Walk(p.Name, schema);
+                }
+            }
+        }
+    }
+
+    private static void Walk(string? name, OpenApiSchema schema)
+    {
+        var type = schema.Type ?? 0;
+        if (type.HasFlag(JsonSchemaType.String) && schema.MaxLength is null && schema.Enum is not { Count: > 0 })
+        {
+            schema.MaxLength = schema.Format switch
+            {
+                "uuid" => 36,
+                "date-time" => 35,
+                _ when name is not null && StringLimits.TryGetValue(name, out var max) => max,
+                _ => null,
+            };
+        }
+
+        if (type.HasFlag(JsonSchemaType.Integer) && name is not null && IntegerLimits.TryGetValue(name, out var range))
+        {
+            schema.Minimum ??= range.Min.ToString(CultureInfo.InvariantCulture);
+            schema.Maximum ??= range.Max.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (type.HasFlag(JsonSchemaType.Array) && schema.MaxItems is null && name is not null && ListLimits.TryGetValue(name, out var items))
+        {
+            schema.MaxItems = items;
+        }
+
+        if (name == "errors" && type.HasFlag(JsonSchemaType.Object))
+        {
+            schema.MaxProperties = 200; // one entry per field at fault
+            if (schema.AdditionalProperties is OpenApiSchema messages)
+            {
+                messages.MaxItems = 20;
+                if (messages.Items is OpenApiSchema message)
+                {
+                    message.MaxLength = 1000;
+                }
+            }
+        }
+
+        foreach (var (propertyName, property) in schema.Properties ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            if (property is OpenApiSchema p)
+            {
+                Walk(propertyName, p);
+            }
+        }
+
+        if (schema.Items is OpenApiSchema itemSchema)
+        {
+            Walk(null, itemSchema);
+        }
+    }
+}
