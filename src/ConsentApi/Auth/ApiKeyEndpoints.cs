@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using ConsentApi.Data;
 using ConsentApi.Http;
 using FluentValidation;
@@ -56,6 +57,7 @@ public sealed record CreatedApiKeyResponse : ApiKeyResponse
 {
     /// <summary>The secret to send in <c>X-Api-Key</c>. Store it now: it is not shown again.</summary>
     /// <example>cak_Qm9iIHNheXMgaGkgdG8gdGhlIHRlc3Qgd2l0aCBhIGxvbmcga2V5</example>
+    [JsonPropertyOrder(1)]
     public required string Key { get; init; }
 }
 
@@ -64,9 +66,9 @@ public static class ApiKeyEndpoints
     public static RouteGroupBuilder MapApiKeys(this RouteGroupBuilder api)
     {
         var group = api.MapGroup("/api-keys").WithTags("API keys").RequireAuthorization(Roles.AdminPolicy);
-        group.MapPost("/", Create).WithValidation();
-        group.MapGet("/", List);
-        group.MapDelete("/{id:guid}", Revoke);
+        group.MapPost("/", Create).WithValidation().WithName("CreateApiKey");
+        group.MapGet("/", List).WithName("ListApiKeys");
+        group.MapDelete("/{id:guid}", Revoke).WithName("RevokeApiKey");
         return group;
     }
 

@@ -14,12 +14,12 @@ public static class ConsentEndpoints
     public static RouteGroupBuilder MapConsents(this RouteGroupBuilder customers)
     {
         var group = customers.WithTags("Consents");
-        group.MapPost("/consents", Save).RequireAuthorization(Roles.ServicePolicy).WithValidation();
-        group.MapGet("/consents", List).RequireAuthorization(Roles.ServicePolicy);
-        group.MapGet("/consents/{purpose}", Get).RequireAuthorization(Roles.ServicePolicy);
-        group.MapGet("/consent-events", Events).RequireAuthorization(Roles.AdminPolicy);
-        group.MapGet("/receipts/{receiptId:guid}", GetReceipt).RequireAuthorization(Roles.AdminPolicy);
-        group.MapGet("/ledger/verify", Verify).RequireAuthorization(Roles.AdminPolicy);
+        group.MapPost("/consents", Save).RequireAuthorization(Roles.ServicePolicy).WithValidation().WithName("SaveConsents");
+        group.MapGet("/consents", List).RequireAuthorization(Roles.ServicePolicy).WithName("ListConsents");
+        group.MapGet("/consents/{purpose}", Get).RequireAuthorization(Roles.ServicePolicy).WithName("GetConsent");
+        group.MapGet("/consent-events", Events).RequireAuthorization(Roles.AdminPolicy).WithName("ListConsentEvents");
+        group.MapGet("/receipts/{receiptId:guid}", GetReceipt).RequireAuthorization(Roles.AdminPolicy).WithName("GetReceipt");
+        group.MapGet("/ledger/verify", Verify).RequireAuthorization(Roles.AdminPolicy).WithName("VerifyLedger");
         return group;
     }
 

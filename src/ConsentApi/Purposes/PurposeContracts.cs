@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ConsentApi.Purposes;
 
 /// <summary>One kind of data collected under a purpose.</summary>
@@ -142,9 +144,11 @@ public record PurposeVersionResponse
 public sealed record PurposeResponse : PurposeVersionResponse
 {
     /// <summary><c>active</c>, or <c>retired</c>: no new consents or collection.</summary>
+    [JsonPropertyOrder(1)]
     public required PurposeStatus Status { get; init; }
 
     /// <summary>When the purpose last changed (a new version, or retirement).</summary>
+    [JsonPropertyOrder(2)]
     public required DateTimeOffset UpdatedAt { get; init; }
 
     public static PurposeResponse From(Purpose purpose, PurposeVersion current) => new()

@@ -13,12 +13,12 @@ public static class PurposeEndpoints
     public static RouteGroupBuilder MapPurposes(this RouteGroupBuilder api)
     {
         var group = api.MapGroup("/purposes").WithTags("Purposes");
-        group.MapGet("/", List).AllowAnonymous();
-        group.MapGet("/{key}", Get).AllowAnonymous();
-        group.MapGet("/{key}/versions", Versions).AllowAnonymous();
-        group.MapPost("/", Create).RequireAuthorization(Roles.AdminPolicy).WithValidation();
-        group.MapPut("/{key}", Update).RequireAuthorization(Roles.AdminPolicy).WithValidation();
-        group.MapDelete("/{key}", Retire).RequireAuthorization(Roles.AdminPolicy);
+        group.MapGet("/", List).AllowAnonymous().WithName("ListPurposes");
+        group.MapGet("/{key}", Get).AllowAnonymous().WithName("GetPurpose");
+        group.MapGet("/{key}/versions", Versions).AllowAnonymous().WithName("ListPurposeVersions");
+        group.MapPost("/", Create).RequireAuthorization(Roles.AdminPolicy).WithValidation().WithName("CreatePurpose");
+        group.MapPut("/{key}", Update).RequireAuthorization(Roles.AdminPolicy).WithValidation().WithName("UpdatePurpose");
+        group.MapDelete("/{key}", Retire).RequireAuthorization(Roles.AdminPolicy).WithName("RetirePurpose");
         return group;
     }
 
