@@ -20,6 +20,7 @@ builder.Services.AddValidatorsFromAssemblyContaining<Program>(ServiceLifetime.Si
 ValidationFilter.UseJsonNames();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddScoped<ConsentLedger>();
+builder.Services.AddScoped<ConsentChecker>();
 
 var app = builder.Build();
 

@@ -90,7 +90,7 @@ public static class ConsentEndpoints
 
         var now = clock.UtcNow();
         var gpc = ConsentRules.HasGpcSignal(http.Request);
-        var items = page.Take(take).Select(x => ToResponse(customerId, x.Terms, x.State, now, gpc)).ToList();
+        var items = page.Take(take).Select(x => ToResponse(customerId, x.Terms, x.State, ConsentRules.Evaluate(x.State, x.Terms, now, gpc))).ToList();
         var next = page.Count > take ? Paging.Encode(items[^1].Purpose) : null;
         return TypedResults.Ok(new ListResponse<ConsentStateResponse>(items, next));
     }
@@ -100,23 +100,15 @@ public static class ConsentEndpoints
     /// <param name="customerId">The business's own id for the customer.</param>
     /// <param name="purpose">The purpose key.</param>
     public static async Task<Results<Ok<ConsentStateResponse>, ProblemHttpResult>> Get(string customerId, string purpose,
-        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
+        ConsentChecker checker, HttpContext http, CancellationToken cancellationToken)
     {
-        var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
-            .Select(p => new
-            {
-                Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
-                State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
-            })
-            .FirstOrDefaultAsync(cancellationToken);
-        if (found is null)
+        var check = await checker.CheckAsync(customerId, purpose, ConsentRules.HasGpcSignal(http.Request), cancellationToken);
+        if (check.Terms is null)
         {
             return Problems.NotFound($"There is no purpose '{PurposeEndpoints.Shorten(purpose)}'.");
         }
 
-        return TypedResults.Ok(ToResponse(customerId, found.Terms, found.State, clock.UtcNow(), ConsentRules.HasGpcSignal(http.Request)));
+        return TypedResults.Ok(ToResponse(customerId, check.Terms, check.State, check.Verdict!.Value));
     }
 
     /// <summary>The customer's consent ledger, newest first.</summary>
@@ -183,11 +175,8 @@ public static class ConsentEndpoints
         return TypedResults.Ok(new LedgerVerification { Valid = !verifier.Broken, Events = verifier.Count, BrokenAt = verifier.BrokenAt });
     }
 
-    private static ConsentStateResponse ToResponse(string customerId, PurposeTerms terms, ConsentState? state,
-        DateTimeOffset now, bool gpc)
-    {
-        var verdict = ConsentRules.Evaluate(state, terms, now, gpc);
-        return new ConsentStateResponse
+    internal static ConsentStateResponse ToResponse(string customerId, PurposeTerms terms, ConsentState? state, ConsentVerdict verdict) =>
+        new()
         {
             CustomerId = customerId,
             Purpose = terms.Key,
@@ -201,5 +190,4 @@ public static class ConsentEndpoints
             RevokedAt = state?.Decision == Decision.Revoked ? state.DecidedAt : null,
             ExpiresAt = state?.Decision == Decision.Granted ? state.ExpiresAt : null,
         };
-    }
 }

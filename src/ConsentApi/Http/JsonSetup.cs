@@ -16,6 +16,7 @@ public static class JsonSetup
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.PropertyNameCaseInsensitive = false; // "Name" is not "name": it is an unknown field
         options.NumberHandling = JsonNumberHandling.Strict;
         options.MaxDepth = 16;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;

@@ -18,6 +18,9 @@ public static class Paging
     public static string? CheckLimit(int? limit) =>
         limit is null or (>= 1 and <= MaxLimit) ? null : $"'limit' must be between 1 and {MaxLimit}.";
 
+    // Strict: a cursor that is not UTF-8 text was not made by Encode.
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public static string Encode(string position) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(position));
 
     public static bool TryDecode(string? cursor, out string? position)
@@ -35,10 +38,16 @@ public static class Paging
 
         try
         {
-            position = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
+            var decoded = StrictUtf8.GetString(Base64Url.DecodeFromChars(cursor));
+            if (ValidationRules.HasControlCharacters(decoded))
+            {
+                return false; // a NUL cannot even be sent to PostgreSQL
+            }
+
+            position = decoded;
             return true;
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or DecoderFallbackException)
         {
             return false;
         }
