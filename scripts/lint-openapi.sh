@@ -17,6 +17,7 @@ cp .spectral.json "$tools/.spectral.json" # the ruleset resolves its packages ne
 
 ConnectionStrings__ConsentDb=$(scripts/postgres.sh consentapi_lint)
 export ConnectionStrings__ConsentDb Database__ApplyMigrationsOnStartup=true ASPNETCORE_ENVIRONMENT=Production
+export Encryption__ActiveKeyId=lint Encryption__Keys__lint="$(openssl rand -base64 32)"
 dotnet build src/ConsentApi -c Release -nologo -v quiet
 dotnet run --project src/ConsentApi -c Release --no-build --no-launch-profile --urls "http://127.0.0.1:$port" > "$repo/.local/lint-api.log" 2>&1 &
 api=$!

@@ -21,6 +21,12 @@ if [ -z "${Auth__BootstrapAdminKey:-}" ]; then
   export Auth__BootstrapAdminKey
 fi
 
+if [ -z "${Encryption__ActiveKeyId:-}" ]; then
+  # Data record values are encrypted at rest; keep the development key with the development database.
+  [ -s .local/encryption-key ] || openssl rand -base64 32 > .local/encryption-key
+  export Encryption__ActiveKeyId=local1 Encryption__Keys__local1="$(cat .local/encryption-key)"
+fi
+
 echo "Building ConsentApi..."
 dotnet build src/ConsentApi -c Release -nologo -v quiet
 cat <<MSG

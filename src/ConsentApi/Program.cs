@@ -1,4 +1,5 @@
 using ConsentApi.Auth;
+using ConsentApi.Collection;
 using ConsentApi.Consents;
 using ConsentApi.Customers;
 using ConsentApi.Data;
@@ -21,6 +22,8 @@ ValidationFilter.UseJsonNames();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddScoped<ConsentLedger>();
 builder.Services.AddScoped<ConsentChecker>();
+builder.Services.AddScoped<DataCollector>();
+builder.Services.AddSingleton(new FieldEncryption(builder.Configuration)); // fails the start when keys are missing
 
 var app = builder.Build();
 
@@ -31,11 +34,13 @@ app.UseConsentSwagger();
 app.UseAuthentication();
 app.UseConsentRateLimiting();
 app.UseAuthorization();
+app.UseConsentEnforcement();
 
 app.MapHealth();
 var api = app.MapGroup("/api/v1");
 api.MapPurposes();
 api.MapCustomers();
+api.MapConsentChecks();
 api.MapApiKeys();
 
 await app.RunAsync();

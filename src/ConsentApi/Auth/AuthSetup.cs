@@ -25,7 +25,13 @@ public static class AuthSetup
             .AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin))
             .AddPolicy(Roles.ServicePolicy, p => p.RequireRole(Roles.Service, Roles.Admin))
             // Secure by default: an endpoint that forgets to say who may call it is admin-only.
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireRole(Roles.Admin).Build());
+            // Routing's own refusals (415 wrong media type, 405 wrong method) are plain endpoints
+            // without metadata, not forgotten ones: any caller with a valid key hears what is wrong.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder()
+                .RequireAuthenticatedUser()
+                .RequireAssertion(c => c.User.IsInRole(Roles.Admin)
+                    || (c.Resource is HttpContext http && http.GetEndpoint() is { } endpoint && endpoint is not RouteEndpoint))
+                .Build());
         return builder;
     }
 }

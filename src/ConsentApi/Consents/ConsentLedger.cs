@@ -71,6 +71,13 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
                 CustomerId = customerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
             });
             Fold(states, e, version);
+            if (!granted && version.OnRevoke == OnRevoke.Delete)
+            {
+                // Withdrawal with onRevoke: delete — the data goes in the same transaction as the event.
+                await db.DataRecords.Where(r => r.CustomerId == customerId && r.PurposeKey == e.PurposeKey)
+                    .ExecuteDeleteAsync(cancellationToken);
+            }
+
             decisions.Add(new ReceiptDecision
             {
                 Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = granted, EventId = e.Id, Hash = e.Hash,

@@ -1,3 +1,4 @@
+using ConsentApi.Collection;
 using ConsentApi.Consents;
 using ConsentApi.Http;
 
@@ -13,6 +14,7 @@ public static class CustomerRoutes
     {
         var customers = api.MapGroup("/customers/{customerId}").AddEndpointFilter(CheckCustomerId);
         customers.MapConsents();
+        customers.MapCollection();
         return customers;
     }
 

@@ -1,4 +1,5 @@
 using ConsentApi.Auth;
+using ConsentApi.Collection;
 using ConsentApi.Consents;
 using ConsentApi.Purposes;
 using Microsoft.EntityFrameworkCore;
@@ -17,6 +18,7 @@ public sealed class ConsentDbContext(DbContextOptions<ConsentDbContext> options)
     public DbSet<Receipt> Receipts => Set<Receipt>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<DataRecord> DataRecords => Set<DataRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(ConsentDbContext).Assembly);

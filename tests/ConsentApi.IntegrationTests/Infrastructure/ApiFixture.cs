@@ -162,6 +162,8 @@ public class ApiFixture : IAsyncLifetime
 public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictionary<string, string?> settings, TimeProvider clock)
     : WebApplicationFactory<Program>
 {
+    public static readonly string EncryptionKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -170,6 +172,8 @@ public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictiona
         builder.UseSetting("Auth:BootstrapAdminKey", ApiFixture.AdminKey);
         builder.UseSetting("RateLimiting:PermitLimit", "100000");
         builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
+        builder.UseSetting("Encryption:Keys:test1", EncryptionKey);
+        builder.UseSetting("Encryption:ActiveKeyId", "test1");
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);

@@ -1,0 +1,77 @@
+using ConsentApi.Http;
+
+namespace ConsentApi.Consents;
+
+/// <summary>Endpoint metadata: this endpoint collects data for a purpose, for the customer in a route value.</summary>
+/// <param name="Purpose">The purpose key; null to take it from the <c>{purpose}</c> route value.</param>
+/// <param name="CustomerRouteValue">The route value that holds the customer id.</param>
+public sealed record RequiresConsentMetadata(string? Purpose, string CustomerRouteValue = "customerId");
+
+public static class ConsentEnforcement
+{
+    /// <summary>Refuse the request (403 consent-required) unless the customer's consent for <paramref name="purpose"/> is active.</summary>
+    public static TBuilder RequiresConsent<TBuilder>(this TBuilder builder, string? purpose = null, string customerRouteValue = "customerId")
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new RequiresConsentMetadata(purpose, customerRouteValue));
+
+    /// <summary>
+    /// The consent middleware: for an endpoint that declares a purpose, it resolves the customer and
+    /// the purpose and answers 403 <c>consent-required</c> before the endpoint runs when consent is
+    /// not active. It is the fast refusal; ConsentApi's own collection re-checks inside its
+    /// transaction, because a check and a later write can race a revocation.
+    /// </summary>
+    public static IApplicationBuilder UseConsentEnforcement(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var metadata = context.GetEndpoint()?.Metadata.GetMetadata<RequiresConsentMetadata>();
+        if (metadata is null)
+        {
+            await next(context);
+            return;
+        }
+
+        var customerId = context.GetRouteValue(metadata.CustomerRouteValue) as string;
+        var purpose = metadata.Purpose ?? context.GetRouteValue("purpose") as string;
+        if (string.IsNullOrEmpty(customerId) || ValidationRules.CheckCustomerId(customerId) is not null || string.IsNullOrEmpty(purpose))
+        {
+            await next(context); // the endpoint's own validation answers the bad request
+            return;
+        }
+
+        var checker = context.RequestServices.GetRequiredService<ConsentChecker>();
+        var check = await checker.CheckAsync(customerId, purpose, ConsentRules.HasGpcSignal(context.Request), context.RequestAborted);
+        if (check.Terms is null)
+        {
+            await Problems.NotFound($"There is no purpose '{Purposes.PurposeEndpoints.Shorten(purpose)}'.").ExecuteAsync(context);
+            return;
+        }
+
+        if (!check.Verdict!.Value.Active)
+        {
+            await ConsentRequired(customerId, check.Terms, check.Verdict.Value).ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
+    });
+
+    /// <summary>The 403 that names the purpose, the customer's status and how to obtain consent.</summary>
+    public static IResult ConsentRequired(string customerId, PurposeTerms terms, ConsentVerdict verdict) =>
+        TypedResults.Problem(
+            detail: $"No active consent for '{terms.Key}': {verdict.Reason}",
+            statusCode: StatusCodes.Status403Forbidden,
+            title: "Consent required",
+            type: ProblemTypes.ConsentRequired,
+            extensions: new Dictionary<string, object?>
+            {
+                ["purpose"] = terms.Key,
+                ["consentStatus"] = Data.KebabCase.Name(verdict.Status),
+                ["currentVersion"] = terms.CurrentVersion,
+                ["obtainConsent"] = new
+                {
+                    method = "POST",
+                    href = $"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consents",
+                    body = new { decisions = new[] { new { purpose = terms.Key, granted = true, purposeVersion = terms.CurrentVersion } } },
+                    notice = $"/api/v1/purposes/{terms.Key}",
+                },
+            });
+}
