@@ -1,4 +1,5 @@
 using System.Globalization;
+using ConsentApi.Collection;
 using ConsentApi.Consents;
 using ConsentApi.Http;
 using ConsentApi.Purposes;
@@ -48,6 +49,8 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         ["recipients"] = PurposeLimits.MaxRecipients,
         ["decisions"] = SaveConsentsValidator.MaxDecisions,
         ["items"] = Paging.MaxLimit,
+        ["results"] = ConsentChecksValidator.MaxChecks,
+        ["fields"] = CollectDataValidator.MaxFields,
     };
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
@@ -95,6 +98,21 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         if (type.HasFlag(JsonSchemaType.Array) && schema.MaxItems is null && name is not null && ListLimits.TryGetValue(name, out var items))
         {
             schema.MaxItems = items;
+        }
+
+        if (name == "fields")
+        {
+            // Collected data: field names are data category keys, values are bounded text.
+            if (schema.Items is OpenApiSchema fieldName)
+            {
+                fieldName.MaxLength ??= 64;
+            }
+
+            if (schema.AdditionalProperties is OpenApiSchema value)
+            {
+                schema.MaxProperties = CollectDataValidator.MaxFields;
+                value.MaxLength ??= CollectDataValidator.MaxValueLength;
+            }
         }
 
         if (name == "errors" && type.HasFlag(JsonSchemaType.Object))
