@@ -1,4 +1,6 @@
+using System.Linq.Expressions;
 using ConsentApi.Data;
+using ConsentApi.Purposes;
 using Microsoft.EntityFrameworkCore;
 
 namespace ConsentApi.Consents;
@@ -10,6 +12,11 @@ namespace ConsentApi.Consents;
 /// </summary>
 public sealed class ConsentChecker(ConsentDbContext db, TimeProvider clock)
 {
+    private static readonly Expression<Func<Purpose, PurposeTerms>> TermsOf = p => new PurposeTerms(
+        p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
+        p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
+        p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc);
+
     public sealed record Check(string CustomerId, string Purpose, PurposeTerms? Terms, ConsentState? State, ConsentVerdict? Verdict);
 
     /// <summary>One pair; <see cref="Check.Terms"/> is null when the purpose does not exist.</summary>
@@ -34,10 +41,7 @@ public sealed class ConsentChecker(ConsentDbContext db, TimeProvider clock)
         CancellationToken cancellationToken)
     {
         var keys = pairs.Select(p => p.Purpose).Distinct().ToList();
-        var terms = await db.Purposes.AsNoTracking().Where(p => keys.Contains(p.Key))
-            .Select(p => new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-                p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc))
+        var terms = await db.Purposes.AsNoTracking().Where(p => keys.Contains(p.Key)).Select(TermsOf)
             .ToDictionaryAsync(t => t.Key, cancellationToken);
 
         var customers = pairs.Select(p => p.CustomerId).ToArray();

@@ -58,7 +58,7 @@ public static class ConsentEndpoints
     /// <param name="cursor">From the previous page's <c>nextCursor</c>.</param>
     /// <param name="limit">Page size, 1–500 (default 50).</param>
     public static async Task<Results<Ok<ListResponse<ConsentStateResponse>>, ValidationProblem>> List(string customerId,
-        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken,
+        ConsentDbContext db, ConsentChecker checker, HttpContext http, CancellationToken cancellationToken,
         [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
     {
         if (Paging.CheckLimit(limit) is { } limitError)
@@ -78,20 +78,12 @@ public static class ConsentEndpoints
             purposes = purposes.Where(p => string.Compare(p.Key, after) > 0);
         }
 
-        var page = await purposes.OrderBy(p => p.Key).Take(take + 1)
-            .Select(p => new
-            {
-                Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
-                State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
-            })
-            .ToListAsync(cancellationToken);
-
-        var now = clock.UtcNow();
-        var gpc = ConsentRules.HasGpcSignal(http.Request);
-        var items = page.Take(take).Select(x => ToResponse(customerId, x.Terms, x.State, ConsentRules.Evaluate(x.State, x.Terms, now, gpc))).ToList();
-        var next = page.Count > take ? Paging.Encode(items[^1].Purpose) : null;
+        var keys = await purposes.OrderBy(p => p.Key).Take(take + 1).Select(p => p.Key).ToListAsync(cancellationToken);
+        var page = keys.Take(take).Select(key => (customerId, key)).ToList();
+        var checks = await checker.CheckManyAsync(page, ConsentRules.HasGpcSignal(http.Request), cancellationToken);
+        var items = checks.Where(c => c.Terms is not null)
+            .Select(c => ToResponse(customerId, c.Terms!, c.State, c.Verdict!.Value)).ToList();
+        var next = keys.Count > take ? Paging.Encode(page[^1].key) : null;
         return TypedResults.Ok(new ListResponse<ConsentStateResponse>(items, next));
     }
 
