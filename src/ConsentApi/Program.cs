@@ -22,6 +22,8 @@ ValidationFilter.UseJsonNames();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddScoped<ConsentLedger>();
 builder.Services.AddScoped<ConsentChecker>();
+builder.Services.AddSingleton(new ConsentCache(builder.Configuration.GetSection("ConsentCache").Get<ConsentCacheSettings>() ?? new()));
+builder.Services.AddHostedService<ConsentChangeListener>();
 builder.Services.AddScoped<DataCollector>();
 builder.Services.AddSingleton(new FieldEncryption(builder.Configuration)); // fails the start when keys are missing
 
@@ -43,6 +45,7 @@ api.MapCustomers();
 api.MapConsentChecks();
 api.MapApiKeys();
 
+await app.CheckDeclaredPurposesAsync();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to the integration tests' WebApplicationFactory.</summary>

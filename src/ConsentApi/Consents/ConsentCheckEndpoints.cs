@@ -83,7 +83,7 @@ public static class ConsentCheckEndpoints
         HttpContext http, CancellationToken cancellationToken)
     {
         var pairs = request.Checks!.Select(c => (c.CustomerId!, c.Purpose!)).ToList();
-        var checks = await checker.CheckManyAsync(pairs, ConsentRules.HasGpcSignal(http.Request), cancellationToken);
+        var checks = await checker.CheckManyAsync(pairs, RequestSignals.From(http), cancellationToken);
         return TypedResults.Ok(new ConsentChecksResponse
         {
             Results = checks.Select(c => new ConsentCheckResult

@@ -5,12 +5,23 @@ using Microsoft.EntityFrameworkCore;
 
 namespace ConsentApi.Consents;
 
+/// <summary>What a request says about the customer beyond its route: a GPC signal, and its evidence.</summary>
+public sealed record RequestSignals(bool Gpc, Evidence Evidence)
+{
+    public static RequestSignals From(HttpContext http) => new(
+        ConsentRules.HasGpcSignal(http.Request),
+        new Evidence(http.Connection.RemoteIpAddress?.ToString(),
+            http.Request.Headers.UserAgent.ToString() is { Length: > 0 } userAgent ? userAgent : null));
+}
+
 /// <summary>
 /// Answers "is consent active?" for (customer, purpose) pairs: the purpose's terms and the stored
-/// state, judged by <see cref="ConsentRules"/>. Used by the consent middleware, the state
-/// endpoints and the batch check, so that every door gives the same answer.
+/// state, judged by <see cref="ConsentRules"/>. The consent middleware, the state endpoints and
+/// the batch check all ask here, so every door gives the same answer, and all honour GPC alike:
+/// the first <c>Sec-GPC: 1</c> for a purpose that honours it is recorded as a revocation first.
+/// Answers come from the node's <see cref="ConsentCache"/> when it has them.
 /// </summary>
-public sealed class ConsentChecker(ConsentDbContext db, TimeProvider clock)
+public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, ConsentLedger ledger, TimeProvider clock)
 {
     private static readonly Expression<Func<Purpose, PurposeTerms>> TermsOf = p => new PurposeTerms(
         p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
@@ -20,49 +31,129 @@ public sealed class ConsentChecker(ConsentDbContext db, TimeProvider clock)
     public sealed record Check(string CustomerId, string Purpose, PurposeTerms? Terms, ConsentState? State, ConsentVerdict? Verdict);
 
     /// <summary>One pair; <see cref="Check.Terms"/> is null when the purpose does not exist.</summary>
-    public async Task<Check> CheckAsync(string customerId, string purpose, bool gpcSignal, CancellationToken cancellationToken)
+    public async Task<Check> CheckAsync(string customerId, string purpose, RequestSignals signals, CancellationToken cancellationToken)
     {
-        var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
-            .Select(p => new
+        if (!cache.TryGetTerms(purpose, out var terms) || !cache.TryGetState(customerId, purpose, out var state))
+        {
+            // One round trip for both, then remembered.
+            var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
+                .Select(p => new
+                {
+                    Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
+                        p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
+                        p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
+                    State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
+                })
+                .FirstOrDefaultAsync(cancellationToken);
+            terms = found?.Terms;
+            state = found?.State;
+            cache.SetTerms(purpose, terms);
+            if (terms is not null)
             {
-                Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-                    p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
-                State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
-            })
-            .FirstOrDefaultAsync(cancellationToken);
-        return found is null
-            ? new Check(customerId, purpose, null, null, null)
-            : new Check(customerId, purpose, found.Terms, found.State, ConsentRules.Evaluate(found.State, found.Terms, clock.UtcNow(), gpcSignal));
+                cache.SetState(customerId, purpose, state);
+            }
+        }
+
+        if (terms is null)
+        {
+            return new Check(customerId, purpose, null, null, null);
+        }
+
+        if (NeedsGpcRecording(terms, state, signals))
+        {
+            state = await RecordGpcAsync(customerId, purpose, signals, cancellationToken);
+        }
+
+        return new Check(customerId, purpose, terms, state, ConsentRules.Evaluate(state, terms, clock.UtcNow(), signals.Gpc));
     }
 
-    /// <summary>Many pairs in two queries, whatever their number.</summary>
-    public async Task<IReadOnlyList<Check>> CheckManyAsync(IReadOnlyList<(string CustomerId, string Purpose)> pairs, bool gpcSignal,
+    /// <summary>Many pairs: what the cache lacks is read in two queries, whatever the number.</summary>
+    public async Task<IReadOnlyList<Check>> CheckManyAsync(IReadOnlyList<(string CustomerId, string Purpose)> pairs, RequestSignals signals,
         CancellationToken cancellationToken)
     {
-        var keys = pairs.Select(p => p.Purpose).Distinct().ToList();
-        var terms = await db.Purposes.AsNoTracking().Where(p => keys.Contains(p.Key)).Select(TermsOf)
-            .ToDictionaryAsync(t => t.Key, cancellationToken);
+        var terms = new Dictionary<string, PurposeTerms?>(StringComparer.Ordinal);
+        foreach (var key in pairs.Select(p => p.Purpose).Distinct(StringComparer.Ordinal))
+        {
+            if (cache.TryGetTerms(key, out var cached))
+            {
+                terms[key] = cached;
+            }
+        }
 
-        var customers = pairs.Select(p => p.CustomerId).ToArray();
-        var purposes = pairs.Select(p => p.Purpose).ToArray();
-        var states = await db.ConsentStates.FromSql($"""
-                SELECT s.* FROM consent_states s
-                JOIN unnest({customers}::text[], {purposes}::text[]) AS q(customer_id, purpose_key)
-                  ON s.customer_id = q.customer_id AND s.purpose_key = q.purpose_key
-                """).AsNoTracking().ToListAsync(cancellationToken);
-        var byPair = states.ToDictionary(s => (s.CustomerId, s.PurposeKey));
+        var missingKeys = pairs.Select(p => p.Purpose).Distinct(StringComparer.Ordinal).Where(k => !terms.ContainsKey(k)).ToList();
+        if (missingKeys.Count > 0)
+        {
+            var loaded = await db.Purposes.AsNoTracking().Where(p => missingKeys.Contains(p.Key)).Select(TermsOf)
+                .ToDictionaryAsync(t => t.Key, cancellationToken);
+            foreach (var key in missingKeys)
+            {
+                terms[key] = loaded.GetValueOrDefault(key);
+                cache.SetTerms(key, terms[key]);
+            }
+        }
+
+        var states = new Dictionary<(string, string), ConsentState?>();
+        var missing = new List<(string CustomerId, string Purpose)>();
+        foreach (var pair in pairs.Distinct().Where(p => terms[p.Purpose] is not null))
+        {
+            if (cache.TryGetState(pair.CustomerId, pair.Purpose, out var cached))
+            {
+                states[pair] = cached;
+            }
+            else
+            {
+                missing.Add(pair);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            var customers = missing.Select(p => p.CustomerId).ToArray();
+            var purposes = missing.Select(p => p.Purpose).ToArray();
+            var loaded = await db.ConsentStates.FromSql($"""
+                    SELECT s.* FROM consent_states s
+                    JOIN unnest({customers}::text[], {purposes}::text[]) AS q(customer_id, purpose_key)
+                      ON s.customer_id = q.customer_id AND s.purpose_key = q.purpose_key
+                    """).AsNoTracking().ToDictionaryAsync(s => (s.CustomerId, s.PurposeKey), cancellationToken);
+            foreach (var pair in missing)
+            {
+                states[pair] = loaded.GetValueOrDefault(pair);
+                cache.SetState(pair.CustomerId, pair.Purpose, states[pair]);
+            }
+        }
 
         var now = clock.UtcNow();
-        return pairs.Select(p =>
+        var checks = new List<Check>(pairs.Count);
+        foreach (var (customerId, purpose) in pairs)
         {
-            if (!terms.TryGetValue(p.Purpose, out var t))
+            if (terms[purpose] is not { } t)
             {
-                return new Check(p.CustomerId, p.Purpose, null, null, null);
+                checks.Add(new Check(customerId, purpose, null, null, null));
+                continue;
             }
 
-            var state = byPair.GetValueOrDefault((p.CustomerId, p.Purpose));
-            return new Check(p.CustomerId, p.Purpose, t, state, ConsentRules.Evaluate(state, t, now, gpcSignal));
-        }).ToList();
+            var state = states[(customerId, purpose)];
+            if (NeedsGpcRecording(t, state, signals))
+            {
+                state = await RecordGpcAsync(customerId, purpose, signals, cancellationToken);
+                states[(customerId, purpose)] = state;
+            }
+
+            checks.Add(new Check(customerId, purpose, t, state, ConsentRules.Evaluate(state, t, now, signals.Gpc)));
+        }
+
+        return checks;
+    }
+
+    private static bool NeedsGpcRecording(PurposeTerms terms, ConsentState? state, RequestSignals signals) =>
+        signals.Gpc && terms.HonorsGpc && terms.Status == PurposeStatus.Active && state?.GpcSignalAt is null;
+
+    private async Task<ConsentState?> RecordGpcAsync(string customerId, string purpose, RequestSignals signals,
+        CancellationToken cancellationToken)
+    {
+        await ledger.RecordGpcSignalAsync(customerId, purpose, signals.Evidence, cancellationToken);
+        cache.Evict(customerId, purpose);
+        return await db.ConsentStates.AsNoTracking()
+            .FirstOrDefaultAsync(s => s.CustomerId == customerId && s.PurposeKey == purpose, cancellationToken);
     }
 }

@@ -42,8 +42,7 @@ public static class ConsentEndpoints
             return Problems.Validation("Idempotency-Key", $"'Idempotency-Key' must be 1–{ConsentLedger.IdempotencyKeyMaxLength} printable characters.");
         }
 
-        var evidence = new Evidence(http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null);
-        var (receipt, replayed) = await ledger.SaveAsync(customerId, request, evidence, idempotencyKey, cancellationToken);
+        var (receipt, replayed) = await ledger.SaveAsync(customerId, request, RequestSignals.From(http).Evidence, idempotencyKey, cancellationToken);
         if (replayed)
         {
             http.Response.Headers["Idempotent-Replayed"] = "true";
@@ -80,7 +79,7 @@ public static class ConsentEndpoints
 
         var keys = await purposes.OrderBy(p => p.Key).Take(take + 1).Select(p => p.Key).ToListAsync(cancellationToken);
         var page = keys.Take(take).Select(key => (customerId, key)).ToList();
-        var checks = await checker.CheckManyAsync(page, ConsentRules.HasGpcSignal(http.Request), cancellationToken);
+        var checks = await checker.CheckManyAsync(page, RequestSignals.From(http), cancellationToken);
         var items = checks.Where(c => c.Terms is not null)
             .Select(c => ToResponse(customerId, c.Terms!, c.State, c.Verdict!.Value)).ToList();
         var next = keys.Count > take ? Paging.Encode(page[^1].key) : null;
@@ -94,7 +93,7 @@ public static class ConsentEndpoints
     public static async Task<Results<Ok<ConsentStateResponse>, ProblemHttpResult>> Get(string customerId, string purpose,
         ConsentChecker checker, HttpContext http, CancellationToken cancellationToken)
     {
-        var check = await checker.CheckAsync(customerId, purpose, ConsentRules.HasGpcSignal(http.Request), cancellationToken);
+        var check = await checker.CheckAsync(customerId, purpose, RequestSignals.From(http), cancellationToken);
         if (check.Terms is null)
         {
             return Problems.NotFound($"There is no purpose '{PurposeEndpoints.Shorten(purpose)}'.");

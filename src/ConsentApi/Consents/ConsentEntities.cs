@@ -58,6 +58,9 @@ public sealed class ConsentState
 
     public ConsentSource Source { get; set; }
     public Guid LastEventId { get; set; }
+
+    /// <summary>When a Global Privacy Control signal was first recorded for this purpose; later signals change nothing.</summary>
+    public DateTimeOffset? GpcSignalAt { get; set; }
 }
 
 /// <summary>The head of a customer's hash chain; locking this row serialises appends per customer.</summary>

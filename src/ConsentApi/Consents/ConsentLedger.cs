@@ -48,53 +48,109 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         }
 
         var purposes = await LoadPurposesAsync(request.Decisions!, cancellationToken);
-        var now = clock.UtcNow();
-        var receipt = new Receipt
-        {
-            CustomerId = customerId, Id = Guid.CreateVersion7(), IssuedAt = now,
-            Source = request.Source!.Value, CollectionPoint = request.CollectionPoint,
-        };
-        db.Receipts.Add(receipt);
-
-        var states = await db.ConsentStates
-            .Where(s => s.CustomerId == customerId && purposes.Keys.Contains(s.PurposeKey))
-            .ToDictionaryAsync(s => s.PurposeKey, cancellationToken);
-
+        var receipt = NewReceipt(customerId, request.Source!.Value, request.CollectionPoint);
+        var states = await LoadStatesAsync(customerId, purposes.Keys, cancellationToken);
         var decisions = new List<ReceiptDecision>();
         foreach (var decision in request.Decisions!)
         {
-            var version = purposes[decision.Purpose!];
             var granted = decision.Granted!.Value;
-            var e = Append(head, receipt, version, granted ? Decision.Granted : Decision.Revoked, now);
-            db.ConsentEvidence.Add(new ConsentEvidence
-            {
-                CustomerId = customerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
-            });
-            Fold(states, e, version);
-            if (!granted && version.OnRevoke == OnRevoke.Delete)
-            {
-                // Withdrawal with onRevoke: delete — the data goes in the same transaction as the event.
-                await db.DataRecords.Where(r => r.CustomerId == customerId && r.PurposeKey == e.PurposeKey)
-                    .ExecuteDeleteAsync(cancellationToken);
-            }
-
+            var e = await RecordAsync(head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
+                states, evidence, cancellationToken);
             decisions.Add(new ReceiptDecision
             {
                 Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = granted, EventId = e.Id, Hash = e.Hash,
             });
         }
 
+        await ConsentChanges.NotifyAsync(db, customerId, purposes.Keys, cancellationToken);
         if (idempotencyKey is not null)
         {
             db.IdempotencyRecords.Add(new IdempotencyRecord
             {
-                CustomerId = customerId, Key = idempotencyKey, RequestHash = requestHash!, ReceiptId = receipt.Id, CreatedAt = now,
+                CustomerId = customerId, Key = idempotencyKey, RequestHash = requestHash!, ReceiptId = receipt.Id, CreatedAt = receipt.IssuedAt,
             });
         }
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new SaveResult(ToResponse(receipt, decisions), Replayed: false);
+    }
+
+    /// <summary>
+    /// Records a Global Privacy Control signal as the customer's opt-out: the first signal for a
+    /// (customer, purpose) appends a <c>gpc</c> revocation, overriding any earlier grant. Once one
+    /// is recorded, later signals change nothing, so an explicit grant made after it stands (CCPA
+    /// regulations § 7025(c)(3)). Returns whether a revocation was appended.
+    /// </summary>
+    public async Task<bool> RecordGpcSignalAsync(string customerId, string purposeKey, Evidence evidence,
+        CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var head = await LockHeadAsync(customerId, cancellationToken);
+        var states = await LoadStatesAsync(customerId, [purposeKey], cancellationToken);
+        if (states.TryGetValue(purposeKey, out var existing) && existing.GpcSignalAt is not null)
+        {
+            return false; // recorded before (perhaps by a concurrent request): the customer's later choices stand
+        }
+
+        var version = await db.Purposes.AsNoTracking()
+            .Where(p => p.Key == purposeKey && p.Status == PurposeStatus.Active)
+            .Select(p => p.Versions.Single(v => v.Version == p.CurrentVersion))
+            .FirstOrDefaultAsync(cancellationToken);
+        if (version is not { HonorsGpc: true })
+        {
+            return false;
+        }
+
+        var receipt = NewReceipt(customerId, ConsentSource.Gpc, "Sec-GPC");
+        var e = await RecordAsync(head, receipt, version, Decision.Revoked, states, evidence, cancellationToken);
+        states[purposeKey].GpcSignalAt = e.OccurredAt;
+        await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private Receipt NewReceipt(string customerId, ConsentSource source, string? collectionPoint)
+    {
+        var receipt = new Receipt
+        {
+            CustomerId = customerId, Id = Guid.CreateVersion7(), IssuedAt = clock.UtcNow(), Source = source,
+            CollectionPoint = collectionPoint,
+        };
+        db.Receipts.Add(receipt);
+        return receipt;
+    }
+
+    private Task<Dictionary<string, ConsentState>> LoadStatesAsync(string customerId, IEnumerable<string> purposeKeys,
+        CancellationToken cancellationToken)
+    {
+        var keys = purposeKeys.ToList();
+        return db.ConsentStates.Where(s => s.CustomerId == customerId && keys.Contains(s.PurposeKey))
+            .ToDictionaryAsync(s => s.PurposeKey, cancellationToken);
+    }
+
+    /// <summary>
+    /// One decision: the event (chained to the head), its evidence, the new state and the data that a
+    /// withdrawal deletes — all in the caller's transaction.
+    /// </summary>
+    private async Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision,
+        Dictionary<string, ConsentState> states, Evidence evidence, CancellationToken cancellationToken)
+    {
+        var e = Append(head, receipt, version, decision, receipt.IssuedAt);
+        db.ConsentEvidence.Add(new ConsentEvidence
+        {
+            CustomerId = head.CustomerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
+        });
+        Fold(states, e, version);
+        if (decision == Decision.Revoked && version.OnRevoke == OnRevoke.Delete)
+        {
+            // Withdrawal with onRevoke: delete — the data goes in the same transaction as the event.
+            await db.DataRecords.Where(r => r.CustomerId == head.CustomerId && r.PurposeKey == e.PurposeKey)
+                .ExecuteDeleteAsync(cancellationToken);
+        }
+
+        return e;
     }
 
     /// <summary>Takes the customer's ledger head row lock, creating the head on the first event.</summary>

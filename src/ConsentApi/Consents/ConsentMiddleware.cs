@@ -38,7 +38,7 @@ public static class ConsentEnforcement
         }
 
         var checker = context.RequestServices.GetRequiredService<ConsentChecker>();
-        var check = await checker.CheckAsync(customerId, purpose, ConsentRules.HasGpcSignal(context.Request), context.RequestAborted);
+        var check = await checker.CheckAsync(customerId, purpose, RequestSignals.From(context), context.RequestAborted);
         if (check.Terms is null)
         {
             await Problems.NotFound($"There is no purpose '{Purposes.PurposeEndpoints.Shorten(purpose)}'.").ExecuteAsync(context);
@@ -53,6 +53,43 @@ public static class ConsentEnforcement
 
         await next(context);
     });
+
+    /// <summary>
+    /// An endpoint that declares a purpose that does not exist is a start-up error, not a runtime
+    /// surprise: the start fails naming the endpoints and purposes. (Route-value purposes are
+    /// checked per request.) Create the purpose first, then deploy the code that collects for it.
+    /// </summary>
+    public static async Task CheckDeclaredPurposesAsync(this WebApplication app)
+    {
+        var endpoints = ((IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints);
+        await using var scope = app.Services.CreateAsyncScope();
+        await CheckDeclaredPurposesAsync(endpoints, scope.ServiceProvider.GetRequiredService<Data.ConsentDbContext>(),
+            app.Lifetime.ApplicationStopping);
+    }
+
+    internal static async Task CheckDeclaredPurposesAsync(IEnumerable<Endpoint> endpoints, Data.ConsentDbContext db,
+        CancellationToken cancellationToken)
+    {
+        var declared = endpoints
+            .Select(e => (Endpoint: e.DisplayName ?? "(unnamed)", e.Metadata.GetMetadata<RequiresConsentMetadata>()?.Purpose))
+            .Where(d => d.Purpose is not null)
+            .ToList();
+        if (declared.Count == 0)
+        {
+            return;
+        }
+
+        var keys = declared.Select(d => d.Purpose!).Distinct().ToList();
+        var existing = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(
+            db.Purposes.Where(p => keys.Contains(p.Key)).Select(p => p.Key), cancellationToken);
+        var missing = declared.Where(d => !existing.Contains(d.Purpose!)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException("Endpoints require consent for purposes that do not exist: "
+                + string.Join("; ", missing.Select(m => $"{m.Endpoint} → '{m.Purpose}'"))
+                + ". Create the purposes (POST /api/v1/purposes) before starting code that collects for them.");
+        }
+    }
 
     /// <summary>The 403 that names the purpose, the customer's status and how to obtain consent.</summary>
     public static IResult ConsentRequired(string customerId, PurposeTerms terms, ConsentVerdict verdict) =>

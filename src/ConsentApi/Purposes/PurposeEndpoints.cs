@@ -1,4 +1,5 @@
 using ConsentApi.Auth;
+using ConsentApi.Consents;
 using ConsentApi.Data;
 using ConsentApi.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -118,6 +119,7 @@ public static class PurposeEndpoints
             return Problems.Conflict($"A purpose with key '{request.Key}' already exists; keys are never reused.");
         }
 
+        await ConsentChanges.NotifyPurposeAsync(db, purpose.Key, cancellationToken); // nodes may have cached "no such purpose"
         http.Response.Headers.ETag = ETag(1);
         return TypedResults.Created($"/api/v1/purposes/{purpose.Key}", PurposeResponse.From(purpose, version));
     }
@@ -181,6 +183,7 @@ public static class PurposeEndpoints
             return Problems.PreconditionFailed("The purpose changed while this update was in flight; fetch it again.");
         }
 
+        await ConsentChanges.NotifyPurposeAsync(db, key, cancellationToken);
         http.Response.Headers.ETag = ETag(candidate.Version);
         return TypedResults.Ok(PurposeResponse.From(purpose, candidate));
     }
@@ -201,6 +204,7 @@ public static class PurposeEndpoints
             purpose.Status = PurposeStatus.Retired;
             purpose.UpdatedAt = clock.UtcNow();
             await db.SaveChangesAsync(cancellationToken);
+            await ConsentChanges.NotifyPurposeAsync(db, key, cancellationToken);
         }
 
         return TypedResults.NoContent();

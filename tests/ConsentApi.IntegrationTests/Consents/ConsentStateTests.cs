@@ -60,7 +60,8 @@ public sealed class ConsentStateTests(ApiFixture fixture) : ApiTest(fixture), IC
 
         var state = await StateAsync(Customer, "analytics", gpc: "1");
 
-        Assert.Equal("none", state["status"]!.GetValue<string>());
+        // The signal is the customer's opt-out: it is recorded as a revocation (GpcTests covers the ledger side).
+        Assert.Equal("revoked", state["status"]!.GetValue<string>());
         Assert.False(state["active"]!.GetValue<bool>());
     }
 

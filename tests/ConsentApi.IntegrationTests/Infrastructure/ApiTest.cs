@@ -37,7 +37,7 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
         Anonymous = Fixture.CreateClient();
     }
 
-    public Task DisposeAsync()
+    public virtual Task DisposeAsync()
     {
         Admin.Dispose();
         Anonymous.Dispose();

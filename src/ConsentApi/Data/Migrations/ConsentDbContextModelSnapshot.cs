@@ -256,6 +256,10 @@ namespace ConsentApi.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("expires_at");
 
+                    b.Property<DateTimeOffset?>("GpcSignalAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("gpc_signal_at");
+
                     b.Property<Guid>("LastEventId")
                         .HasColumnType("uuid")
                         .HasColumnName("last_event_id");
