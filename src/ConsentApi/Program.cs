@@ -5,6 +5,7 @@ using ConsentApi.Customers;
 using ConsentApi.Data;
 using ConsentApi.Health;
 using ConsentApi.Http;
+using ConsentApi.Lifecycle;
 using ConsentApi.OpenApi;
 using ConsentApi.Purposes;
 using FluentValidation;
@@ -25,6 +26,9 @@ builder.Services.AddScoped<ConsentChecker>();
 builder.Services.AddSingleton(new ConsentCache(builder.Configuration.GetSection("ConsentCache").Get<ConsentCacheSettings>() ?? new()));
 builder.Services.AddHostedService<ConsentChangeListener>();
 builder.Services.AddScoped<DataCollector>();
+builder.Services.AddScoped<CustomerErasure>();
+builder.Services.AddScoped<LifecycleSweeper>();
+builder.Services.AddHostedService<LifecycleSweepService>();
 builder.Services.AddSingleton(new FieldEncryption(builder.Configuration)); // fails the start when keys are missing
 
 var app = builder.Build();

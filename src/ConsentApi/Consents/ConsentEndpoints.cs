@@ -177,8 +177,8 @@ public static class ConsentEndpoints
             PurposeVersion = state?.PurposeVersion,
             CurrentVersion = terms.CurrentVersion,
             DecisionNeeded = verdict.Status is ConsentStatus.None or ConsentStatus.Expired or ConsentStatus.Outdated,
-            GrantedAt = state?.Decision == Decision.Granted ? state.DecidedAt : null,
+            GrantedAt = state?.Decision is Decision.Granted or Decision.Expired ? state.DecidedAt : null,
             RevokedAt = state?.Decision == Decision.Revoked ? state.DecidedAt : null,
-            ExpiresAt = state?.Decision == Decision.Granted ? state.ExpiresAt : null,
+            ExpiresAt = state?.Decision is Decision.Granted or Decision.Expired ? state.ExpiresAt : null,
         };
 }

@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace ConsentApi.Consents;
 
-public enum Decision { Granted, Revoked }
+/// <summary><c>expired</c> is written by the API when a grant outlives its lifetime, so that the ledger tells the whole story.</summary>
+public enum Decision { Granted, Revoked, Expired }
 
 /// <summary>Where a decision came from. <c>gpc</c> and <c>system</c> are written by the API itself.</summary>
 public enum ConsentSource { Web, Mobile, Api, Import, Gpc, System }
@@ -63,6 +64,22 @@ public sealed class ConsentState
     public DateTimeOffset? GpcSignalAt { get; set; }
 }
 
+public enum DeletionReason { Retention, Revocation, Erasure }
+
+/// <summary>What was deleted about a customer, when and why: the customer may see it (Customer 360, export).</summary>
+public sealed class DeletionLogEntry
+{
+    public required string CustomerId { get; init; }
+    public Guid Id { get; init; }
+
+    /// <summary>The purpose the records were collected under; null for a summary entry.</summary>
+    public string? PurposeKey { get; init; }
+
+    public int RecordCount { get; init; }
+    public DeletionReason Reason { get; init; }
+    public DateTimeOffset DeletedAt { get; init; }
+}
+
 /// <summary>The head of a customer's hash chain; locking this row serialises appends per customer.</summary>
 public sealed class LedgerHead
 {
@@ -94,8 +111,17 @@ public sealed class IdempotencyRecord
 // Every table is keyed by customer_id first, so that a distributed PostgreSQL can shard by it.
 internal sealed class ConsentEntitiesConfiguration :
     IEntityTypeConfiguration<ConsentEvent>, IEntityTypeConfiguration<ConsentEvidence>, IEntityTypeConfiguration<ConsentState>,
-    IEntityTypeConfiguration<LedgerHead>, IEntityTypeConfiguration<Receipt>, IEntityTypeConfiguration<IdempotencyRecord>
+    IEntityTypeConfiguration<LedgerHead>, IEntityTypeConfiguration<Receipt>, IEntityTypeConfiguration<IdempotencyRecord>,
+    IEntityTypeConfiguration<DeletionLogEntry>
 {
+    public void Configure(EntityTypeBuilder<DeletionLogEntry> builder)
+    {
+        builder.HasKey(d => new { d.CustomerId, d.Id });
+        builder.Property(d => d.CustomerId).HasMaxLength(CustomerIdLength);
+        builder.Property(d => d.PurposeKey).HasMaxLength(64);
+        builder.Property(d => d.Reason).HasConversion(KebabCase.Converter<DeletionReason>()).HasMaxLength(16);
+    }
+
     private const int CustomerIdLength = Http.ValidationRules.CustomerIdMaxLength;
 
     public void Configure(EntityTypeBuilder<ConsentEvent> builder)
@@ -127,6 +153,8 @@ internal sealed class ConsentEntitiesConfiguration :
         builder.Property(s => s.PurposeKey).HasMaxLength(64);
         builder.Property(s => s.Decision).HasConversion(KebabCase.Converter<Decision>()).HasMaxLength(16);
         builder.Property(s => s.Source).HasConversion(KebabCase.Converter<ConsentSource>()).HasMaxLength(16);
+        // The expiry sweep looks only at live grants.
+        builder.HasIndex(s => s.ExpiresAt).HasFilter("decision = 'granted'");
     }
 
     public void Configure(EntityTypeBuilder<LedgerHead> builder)

@@ -111,7 +111,19 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         return true;
     }
 
-    private Receipt NewReceipt(string customerId, ConsentSource source, string? collectionPoint)
+    internal void LogDeletion(string customerId, string? purposeKey, int count, DeletionReason reason)
+    {
+        if (count > 0)
+        {
+            db.DeletionLog.Add(new DeletionLogEntry
+            {
+                CustomerId = customerId, Id = Guid.CreateVersion7(), PurposeKey = purposeKey, RecordCount = count,
+                Reason = reason, DeletedAt = clock.UtcNow(),
+            });
+        }
+    }
+
+    internal Receipt NewReceipt(string customerId, ConsentSource source, string? collectionPoint)
     {
         var receipt = new Receipt
         {
@@ -122,7 +134,7 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         return receipt;
     }
 
-    private Task<Dictionary<string, ConsentState>> LoadStatesAsync(string customerId, IEnumerable<string> purposeKeys,
+    internal Task<Dictionary<string, ConsentState>> LoadStatesAsync(string customerId, IEnumerable<string> purposeKeys,
         CancellationToken cancellationToken)
     {
         var keys = purposeKeys.ToList();
@@ -131,11 +143,38 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
     }
 
     /// <summary>
-    /// One decision: the event (chained to the head), its evidence, the new state and the data that a
-    /// withdrawal deletes — all in the caller's transaction.
+    /// Appends the <c>system</c> expiry event of a grant that outlived its lifetime (the status is
+    /// <c>expired</c> from that moment whether or not this has run; this makes the ledger say so).
+    /// Safe on several nodes at once: the head lock and the re-check inside it record each expiry once.
     /// </summary>
-    private async Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision,
-        Dictionary<string, ConsentState> states, Evidence evidence, CancellationToken cancellationToken)
+    public async Task<bool> RecordExpiryAsync(string customerId, string purposeKey, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var head = await LockHeadAsync(customerId, cancellationToken);
+        var states = await LoadStatesAsync(customerId, [purposeKey], cancellationToken);
+        if (!states.TryGetValue(purposeKey, out var state)
+            || state is not { Decision: Decision.Granted, ExpiresAt: { } expiresAt } || expiresAt > clock.UtcNow())
+        {
+            return false;
+        }
+
+        var version = await db.PurposeVersions.AsNoTracking()
+            .SingleAsync(v => v.PurposeKey == purposeKey && v.Version == state.PurposeVersion, cancellationToken);
+        await RecordAsync(head, NewReceipt(customerId, ConsentSource.System, "expiry"), version, Decision.Expired, states,
+            new Evidence(null, null), cancellationToken);
+        await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// One decision: the event (chained to the head), its evidence, the new state and the data that a
+    /// withdrawal deletes (with its deletion-log entry) — all in the caller's transaction.
+    /// </summary>
+    internal async Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision,
+        Dictionary<string, ConsentState> states, Evidence evidence, CancellationToken cancellationToken,
+        DeletionReason deletionReason = DeletionReason.Revocation)
     {
         var e = Append(head, receipt, version, decision, receipt.IssuedAt);
         db.ConsentEvidence.Add(new ConsentEvidence
@@ -146,15 +185,16 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         if (decision == Decision.Revoked && version.OnRevoke == OnRevoke.Delete)
         {
             // Withdrawal with onRevoke: delete — the data goes in the same transaction as the event.
-            await db.DataRecords.Where(r => r.CustomerId == head.CustomerId && r.PurposeKey == e.PurposeKey)
+            var deleted = await db.DataRecords.Where(r => r.CustomerId == head.CustomerId && r.PurposeKey == e.PurposeKey)
                 .ExecuteDeleteAsync(cancellationToken);
+            LogDeletion(head.CustomerId, e.PurposeKey, deleted, deletionReason);
         }
 
         return e;
     }
 
     /// <summary>Takes the customer's ledger head row lock, creating the head on the first event.</summary>
-    private async Task<LedgerHead> LockHeadAsync(string customerId, CancellationToken cancellationToken)
+    internal async Task<LedgerHead> LockHeadAsync(string customerId, CancellationToken cancellationToken)
     {
         // One round trip: the no-op update on conflict takes the row lock and returns the row.
         var heads = await db.LedgerHeads.FromSql($"""
@@ -194,10 +234,15 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         }
 
         state.Decision = e.Decision;
-        state.PurposeVersion = e.PurposeVersion;
-        state.DecidedAt = e.OccurredAt;
         state.Source = e.Source;
         state.LastEventId = e.Id;
+        if (e.Decision == Decision.Expired)
+        {
+            return; // the grant it ends keeps its version, time and expiry
+        }
+
+        state.PurposeVersion = e.PurposeVersion;
+        state.DecidedAt = e.OccurredAt;
         state.ExpiresAt = e.Decision == Decision.Granted && version.ConsentLifetimeDays is { } days
             ? e.OccurredAt.AddDays(days)
             : null;

@@ -43,6 +43,7 @@ public static class ConsentRules
     {
         null => ConsentStatus.None,
         { Decision: Decision.Revoked } => ConsentStatus.Revoked,
+        { Decision: Decision.Expired } => ConsentStatus.Expired,
         { ExpiresAt: { } expires } when expires <= now => ConsentStatus.Expired,
         _ when state.PurposeVersion < purpose.ReconsentFromVersion => ConsentStatus.Outdated,
         _ => ConsentStatus.Granted,

@@ -15,6 +15,7 @@ public static class CustomerRoutes
         var customers = api.MapGroup("/customers/{customerId}").AddEndpointFilter(CheckCustomerId);
         customers.MapConsents();
         customers.MapCollection();
+        customers.MapCustomerRights();
         return customers;
     }
 

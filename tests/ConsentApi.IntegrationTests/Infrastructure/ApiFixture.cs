@@ -174,6 +174,7 @@ public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictiona
         builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
         builder.UseSetting("Encryption:Keys:test1", EncryptionKey);
         builder.UseSetting("Encryption:ActiveKeyId", "test1");
+        builder.UseSetting("Retention:SweepIntervalSeconds", "0"); // tests sweep explicitly, on their own clock
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);

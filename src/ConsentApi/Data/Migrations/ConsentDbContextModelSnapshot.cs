@@ -277,7 +277,47 @@ namespace ConsentApi.Data.Migrations
                     b.HasKey("CustomerId", "PurposeKey")
                         .HasName("pk_consent_states");
 
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_consent_states_expires_at")
+                        .HasFilter("decision = 'granted'");
+
                     b.ToTable("consent_states", (string)null);
+                });
+
+            modelBuilder.Entity("ConsentApi.Consents.DeletionLogEntry", b =>
+                {
+                    b.Property<string>("CustomerId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("customer_id");
+
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
+
+                    b.Property<string>("PurposeKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("purpose_key");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("reason");
+
+                    b.Property<int>("RecordCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("record_count");
+
+                    b.HasKey("CustomerId", "Id")
+                        .HasName("pk_deletion_log");
+
+                    b.ToTable("deletion_log", (string)null);
                 });
 
             modelBuilder.Entity("ConsentApi.Consents.IdempotencyRecord", b =>

@@ -1,0 +1,71 @@
+using ConsentApi.Consents;
+using ConsentApi.Data;
+using ConsentApi.Purposes;
+using Microsoft.EntityFrameworkCore;
+
+namespace ConsentApi.Customers;
+
+/// <summary>
+/// Erasure (GDPR Art. 17), in one transaction under the customer's ledger lock: a <c>system</c>
+/// revocation for every purpose whose consent is active (so the ledger stays the whole story and every
+/// later collection needs a new consent), every data record deleted (logged), the evidence of every
+/// event scrubbed. The hashed events and receipts stay: they are the minimal proof of consent, and
+/// the chain still verifies because evidence is not hashed. Erasing again, or a customer who never
+/// existed, is not an error.
+/// </summary>
+public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, TimeProvider clock)
+{
+    public sealed record Result(int Revoked, int DeletedRecords);
+
+    public async Task<Result> EraseAsync(string customerId, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var head = await ledger.LockHeadAsync(customerId, cancellationToken);
+
+        var purposes = await db.Purposes.AsNoTracking().Where(p => p.Status == PurposeStatus.Active)
+            .Select(p => new { Purpose = p, Current = p.Versions.Single(v => v.Version == p.CurrentVersion) })
+            .ToListAsync(cancellationToken);
+        var states = await ledger.LoadStatesAsync(customerId, purposes.Select(p => p.Purpose.Key), cancellationToken);
+        var now = clock.UtcNow();
+        var revoked = new List<string>();
+        Receipt? receipt = null;
+        foreach (var p in purposes)
+        {
+            var terms = new PurposeTerms(p.Purpose.Key, p.Purpose.Status, p.Purpose.CurrentVersion, p.Purpose.ReconsentFromVersion,
+                p.Current.ConsentModel, p.Current.HonorsGpc);
+            if (!ConsentRules.Evaluate(states.GetValueOrDefault(p.Purpose.Key), terms, now, gpcSignal: false).Active)
+            {
+                continue;
+            }
+
+            receipt ??= ledger.NewReceipt(customerId, ConsentSource.System, "erasure");
+            await ledger.RecordAsync(head, receipt, p.Current, Decision.Revoked, states, new Evidence(null, null), cancellationToken,
+                DeletionReason.Erasure);
+            revoked.Add(p.Purpose.Key);
+        }
+
+        // Whatever the purposes' onRevoke policies, erasure deletes everything collected.
+        var remaining = await db.DataRecords.Where(r => r.CustomerId == customerId)
+            .GroupBy(r => r.PurposeKey).Select(g => new { Purpose = g.Key, Count = g.Count() })
+            .ToListAsync(cancellationToken);
+        await db.DataRecords.Where(r => r.CustomerId == customerId).ExecuteDeleteAsync(cancellationToken);
+        foreach (var group in remaining)
+        {
+            ledger.LogDeletion(customerId, group.Purpose, group.Count, DeletionReason.Erasure);
+        }
+
+        await db.ConsentEvidence.Where(e => e.CustomerId == customerId)
+            .ExecuteUpdateAsync(e => e.SetProperty(x => x.IpAddress, (string?)null).SetProperty(x => x.UserAgent, (string?)null),
+                cancellationToken);
+        await db.IdempotencyRecords.Where(r => r.CustomerId == customerId).ExecuteDeleteAsync(cancellationToken);
+        if (revoked.Count > 0)
+        {
+            await ConsentChanges.NotifyAsync(db, customerId, revoked, cancellationToken);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        var deletedByRevocation = db.ChangeTracker.Entries<DeletionLogEntry>().Sum(e => e.Entity.RecordCount);
+        return new Result(revoked.Count, deletedByRevocation);
+    }
+}
