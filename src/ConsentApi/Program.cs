@@ -16,20 +16,14 @@ builder.AddConsentHttp();
 builder.AddConsentDatabase();
 builder.AddConsentAuth();
 builder.AddConsentRateLimiting();
+builder.AddConsents();
+builder.AddCollection();
+builder.AddLifecycle();
 builder.Services.AddConsentSwagger();
 builder.Services.AddConsentHealthChecks();
 builder.Services.AddValidatorsFromAssemblyContaining<Program>(ServiceLifetime.Singleton);
 ValidationFilter.UseJsonNames();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddScoped<ConsentLedger>();
-builder.Services.AddScoped<ConsentChecker>();
-builder.Services.AddSingleton(new ConsentCache(builder.Configuration.GetSection("ConsentCache").Get<ConsentCacheSettings>() ?? new()));
-builder.Services.AddHostedService<ConsentChangeListener>();
-builder.Services.AddScoped<DataCollector>();
-builder.Services.AddScoped<CustomerErasure>();
-builder.Services.AddScoped<LifecycleSweeper>();
-builder.Services.AddHostedService<LifecycleSweepService>();
-builder.Services.AddSingleton(new FieldEncryption(builder.Configuration)); // fails the start when keys are missing
 
 var app = builder.Build();
 

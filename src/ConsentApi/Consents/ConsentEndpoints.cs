@@ -5,6 +5,7 @@ using ConsentApi.Purposes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ConsentApi.Consents;
 
@@ -134,16 +135,58 @@ public static class ConsentEndpoints
     }
 
     /// <summary>A receipt, as it was issued.</summary>
+    /// <remarks>
+    /// Answers this API's receipt by default. <c>?format=kantara</c>, or
+    /// <c>Accept: application/vnd.kantara.consent-receipt+json</c>, answers it in the Kantara Consent
+    /// Receipt v1.1 format (<c>KI-CR-v1.1.0</c>): the controller and jurisdiction from the
+    /// <c>Controller</c> settings, and one purpose per decision described from the exact version the
+    /// customer saw (data categories, sensitive categories, third-party recipients, lifetime and
+    /// retention; a withdrawal says when it was withdrawn). <c>?format=</c> wins over <c>Accept</c>;
+    /// <c>?format=consentapi</c> asks for this API's shape. The Kantara receipt is sent as
+    /// <c>application/vnd.kantara.consent-receipt+json</c> when asked for by <c>Accept</c>, as
+    /// <c>application/json</c> when asked for by <c>?format=kantara</c>; every answer carries <c>Vary: Accept</c>.
+    /// </remarks>
     /// <param name="customerId">The business's own id for the customer.</param>
     /// <param name="receiptId">The receipt id from the save's answer.</param>
-    public static async Task<Results<Ok<ReceiptResponse>, ProblemHttpResult>> GetReceipt(string customerId, Guid receiptId,
-        ConsentLedger ledger, CancellationToken cancellationToken)
+    /// <param name="format"><c>consentapi</c> (the default) or <c>kantara</c>.</param>
+    public static async Task<Results<Ok<ReceiptResponse>, JsonHttpResult<KantaraReceipt>, ProblemHttpResult, ValidationProblem>> GetReceipt(
+        string customerId, Guid receiptId, ConsentLedger ledger, ConsentDbContext db, IOptions<ControllerSettings> controller,
+        HttpContext http, CancellationToken cancellationToken, [FromQuery] string? format = null)
     {
+        if (format is not (null or ConsentApiFormat or KantaraFormat))
+        {
+            return Problems.Validation("format", $"'format' must be '{ConsentApiFormat}' or '{KantaraFormat}'.");
+        }
+
+        http.Response.Headers.Append("Vary", "Accept");
         var receipt = await ledger.ReadReceiptAsync(customerId, receiptId, cancellationToken);
-        return receipt is null
-            ? Problems.NotFound($"The customer has no receipt {receiptId}.")
-            : TypedResults.Ok(receipt);
+        if (receipt is null)
+        {
+            return Problems.NotFound($"The customer has no receipt {receiptId}.");
+        }
+
+        var kantara = format == KantaraFormat;
+        if (!kantara && (format is not null || !AcceptsKantara(http.Request)))
+        {
+            return TypedResults.Ok(receipt);
+        }
+
+        var keys = receipt.Decisions.Select(d => d.Purpose).Distinct().ToList();
+        var numbers = receipt.Decisions.Select(d => d.PurposeVersion).Distinct().ToList();
+        var versions = await db.PurposeVersions.AsNoTracking()
+            .Where(v => keys.Contains(v.PurposeKey) && numbers.Contains(v.Version))
+            .ToDictionaryAsync(v => (v.PurposeKey, v.Version), cancellationToken);
+        // Asked for by media type, the answer is of that type; asked for by ?format=, plain JSON.
+        return TypedResults.Json(KantaraReceipt.From(receipt, versions, controller.Value),
+            contentType: kantara ? "application/json; charset=utf-8" : KantaraReceipt.MediaType);
     }
+
+    private const string ConsentApiFormat = "consentapi";
+    private const string KantaraFormat = "kantara";
+
+    private static bool AcceptsKantara(HttpRequest request) =>
+        request.GetTypedHeaders().Accept.Any(a =>
+            a.MediaType.Equals(KantaraReceipt.MediaType, StringComparison.OrdinalIgnoreCase) && a.Quality is not 0);
 
     /// <summary>Recompute the customer's hash chain and say whether the ledger is intact.</summary>
     /// <remarks>Any edited, reordered or deleted event makes it answer <c>valid: false</c> with the first event that does not verify.</remarks>

@@ -12,6 +12,9 @@ namespace ConsentApi.Customers;
 /// <summary>The customer's rights: see everything held (Art. 15), take it (Art. 20), erase it (Art. 17).</summary>
 public static class CustomerEndpoints
 {
+    /// <summary>The most items any list of the 360 or the export holds (published in the OpenAPI document).</summary>
+    public const int MaxItems = 100_000;
+
     public static RouteGroupBuilder MapCustomerRights(this RouteGroupBuilder customers)
     {
         var group = customers.WithTags("Customers");
@@ -30,17 +33,23 @@ public static class CustomerEndpoints
     /// <summary>Download everything held about the customer as JSON (GDPR Art. 20).</summary>
     /// <remarks>The Customer 360, the data values themselves (decrypted), every receipt, and each consent status in the W3C DPV vocabulary.</remarks>
     /// <param name="customerId">The business's own id for the customer.</param>
-    public static async Task<IResult> Export(string customerId, ConsentDbContext db, ConsentChecker checker, ConsentLedger ledger,
+    public static async Task<IResult> Export(string customerId, ConsentDbContext db, ConsentChecker checker,
         FieldEncryption encryption, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
         var (view, records) = await LoadAsync(customerId, db, checker, clock, cancellationToken);
-        var receiptIds = await db.Receipts.AsNoTracking().Where(r => r.CustomerId == customerId)
-            .OrderBy(r => r.IssuedAt).Select(r => r.Id).ToListAsync(cancellationToken);
-        var receipts = new List<ReceiptResponse>();
-        foreach (var id in receiptIds)
-        {
-            receipts.Add((await ledger.ReadReceiptAsync(customerId, id, cancellationToken))!);
-        }
+        // Every receipt, rebuilt from the events already read (one query, not one per receipt).
+        var byReceipt = view.History.GroupBy(e => e.ReceiptId).ToDictionary(g => g.Key, g => g.OrderBy(e => e.Sequence).ToList());
+        var receipts = (await db.Receipts.AsNoTracking().Where(r => r.CustomerId == customerId)
+                .OrderBy(r => r.IssuedAt).Take(MaxItems).ToListAsync(cancellationToken))
+            .Select(r => new ReceiptResponse
+            {
+                ReceiptId = r.Id, CustomerId = r.CustomerId, IssuedAt = r.IssuedAt, Source = r.Source, CollectionPoint = r.CollectionPoint,
+                Decisions = byReceipt.GetValueOrDefault(r.Id, []).Select(e => new ReceiptDecision
+                {
+                    Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = e.Decision == Decision.Granted,
+                    EventId = e.Id, Hash = e.Hash,
+                }).ToList(),
+            }).ToList();
 
         var export = new CustomerExport
         {
@@ -82,22 +91,22 @@ public static class CustomerEndpoints
         // Records past expiry are gone for the customer even before the sweeper deletes them.
         var records = await db.DataRecords.AsNoTracking()
             .Where(r => r.CustomerId == customerId && r.ExpiresAt > now)
-            .OrderBy(r => r.CollectedAt).ToListAsync(cancellationToken);
+            .OrderBy(r => r.CollectedAt).Take(MaxItems).ToListAsync(cancellationToken);
         var decided = await db.ConsentStates.AsNoTracking().Where(s => s.CustomerId == customerId)
             .Select(s => s.PurposeKey).ToListAsync(cancellationToken);
         var concerned = decided.Concat(records.Select(r => r.PurposeKey)).Distinct().ToList();
         var purposes = await db.Purposes.AsNoTracking()
             .Where(p => p.Status == PurposeStatus.Active || concerned.Contains(p.Key))
-            .OrderBy(p => p.Key)
+            .OrderBy(p => p.Key).Take(MaxItems)
             .Select(p => new { Purpose = p, Current = p.Versions.Single(v => v.Version == p.CurrentVersion) })
             .ToListAsync(cancellationToken);
         var checks = await checker.CheckManyAsync(purposes.Select(p => (customerId, p.Purpose.Key)).ToList(),
             new RequestSignals(false, new Evidence(null, null)), cancellationToken);
 
         var events = await db.ConsentEvents.AsNoTracking().Where(e => e.CustomerId == customerId)
-            .OrderByDescending(e => e.Seq).ToListAsync(cancellationToken);
+            .OrderByDescending(e => e.Seq).Take(MaxItems).ToListAsync(cancellationToken);
         var deletions = await db.DeletionLog.AsNoTracking().Where(d => d.CustomerId == customerId)
-            .OrderByDescending(d => d.DeletedAt).ToListAsync(cancellationToken);
+            .OrderByDescending(d => d.DeletedAt).Take(MaxItems).ToListAsync(cancellationToken);
 
         var view = new Customer360Response
         {

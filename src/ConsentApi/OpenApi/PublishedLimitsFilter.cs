@@ -29,6 +29,15 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         ["nextCursor"] = 512, ["cursor"] = 512,
         ["Idempotency-Key"] = ConsentLedger.IdempotencyKeyMaxLength,
         ["If-Match"] = 200,
+        ["format"] = 16,
+        // Kantara Consent Receipt v1.1
+        ["version"] = 32, ["jurisdiction"] = 100, ["language"] = 16, ["collectionMethod"] = 128,
+        ["consentReceiptID"] = 36, ["piiPrincipalId"] = ValidationRules.CustomerIdMaxLength, ["policyUrl"] = 2048,
+        ["publicKey"] = 4096, ["service"] = 200, ["piiController"] = 200, ["contact"] = 200, ["address"] = 500,
+        ["email"] = 254, ["phone"] = 50, ["piiControllerUrl"] = 2048, ["consentType"] = 16,
+        ["purposeTermination"] = 1000, ["thirdPartyName"] = 10_000,
+        ["piiCategory[]"] = PurposeLimits.CategoryDescriptionMaxLength, ["purposeCategory[]"] = 64,
+        ["spiCat[]"] = PurposeLimits.CategoryDescriptionMaxLength,
         // problem details (RFC 9457)
         ["type"] = 2048, ["title"] = 200, ["detail"] = 2000, ["instance"] = 2048, ["traceId"] = 64,
     };
@@ -41,6 +50,8 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         ["sequence"] = (1, long.MaxValue), ["events"] = (0, long.MaxValue),
         ["limit"] = (1, Paging.MaxLimit),
         ["status"] = (400, 599),
+        ["recordCount"] = (0, int.MaxValue),
+        ["consentTimestamp"] = (0, long.MaxValue),
     };
 
     private static readonly Dictionary<string, int> ListLimits = new()
@@ -51,6 +62,15 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         ["items"] = Paging.MaxLimit,
         ["results"] = ConsentChecksValidator.MaxChecks,
         ["fields"] = CollectDataValidator.MaxFields,
+        // Customer 360 and export (bounded by the queries that fill them)
+        ["purposes"] = Customers.CustomerEndpoints.MaxItems, ["history"] = Customers.CustomerEndpoints.MaxItems,
+        ["deletions"] = Customers.CustomerEndpoints.MaxItems, ["records"] = Customers.CustomerEndpoints.MaxItems,
+        ["data"] = Customers.CustomerEndpoints.MaxItems, ["receipts"] = Customers.CustomerEndpoints.MaxItems,
+        ["dpvStatuses"] = Customers.CustomerEndpoints.MaxItems, ["breaches"] = Customers.CustomerEndpoints.MaxItems,
+        // Kantara Consent Receipt v1.1: one controller and service; a purpose per decision
+        ["piiControllers"] = 1, ["services"] = 1, ["purposeCategory"] = 1,
+        ["piiCategory"] = PurposeLimits.MaxDataCategories,
+        ["spiCat"] = SaveConsentsValidator.MaxDecisions * PurposeLimits.MaxDataCategories,
     };
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
@@ -138,7 +158,7 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
 
         if (schema.Items is OpenApiSchema itemSchema)
         {
-            Walk(null, itemSchema);
+            Walk(name is null ? null : name + "[]", itemSchema);
         }
     }
 }

@@ -36,6 +36,7 @@ public static class SwaggerSetup
             });
             options.SchemaFilter<FluentValidationSchemaFilter>();
             options.OperationFilter<OpenApiConventions>();
+            options.OperationFilter<KantaraReceiptFilter>();
             options.DocumentFilter<PublishedLimitsFilter>();
             options.CustomSchemaIds(type => type.IsGenericType
                 ? type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)] + "Of" + string.Concat(type.GetGenericArguments().Select(t => t.Name))

@@ -1,0 +1,11 @@
+namespace ConsentApi.Collection;
+
+public static class CollectionSetup
+{
+    public static WebApplicationBuilder AddCollection(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<DataCollector>();
+        builder.Services.AddSingleton(new FieldEncryption(builder.Configuration)); // fails the start when keys are missing
+        return builder;
+    }
+}
