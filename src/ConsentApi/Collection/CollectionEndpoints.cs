@@ -30,7 +30,7 @@ public static class CollectionEndpoints
     /// </remarks>
     /// <param name="customerId">The business's own id for the customer.</param>
     /// <param name="purpose">The purpose the data is collected for.</param>
-    public static async Task<IResult> Collect(string customerId, string purpose, CollectDataRequest request,
+    public static async Task<Results<Created<DataRecordResponse>, ProblemHttpResult>> Collect(string customerId, string purpose, CollectDataRequest request,
         DataCollector collector, HttpContext http, CancellationToken cancellationToken)
     {
         try

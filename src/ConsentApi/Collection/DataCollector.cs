@@ -108,5 +108,5 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
 public sealed class ConsentRequiredException(string customerId, PurposeTerms terms, ConsentVerdict verdict)
     : Exception(verdict.Reason)
 {
-    public IResult ToResult() => ConsentEnforcement.ConsentRequired(customerId, terms, verdict);
+    public Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult ToResult() => ConsentEnforcement.ConsentRequired(customerId, terms, verdict);
 }

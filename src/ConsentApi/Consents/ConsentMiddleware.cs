@@ -92,7 +92,7 @@ public static class ConsentEnforcement
     }
 
     /// <summary>The 403 that names the purpose, the customer's status and how to obtain consent.</summary>
-    public static IResult ConsentRequired(string customerId, PurposeTerms terms, ConsentVerdict verdict) =>
+    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult ConsentRequired(string customerId, PurposeTerms terms, ConsentVerdict verdict) =>
         TypedResults.Problem(
             detail: $"No active consent for '{terms.Key}': {verdict.Reason}",
             statusCode: StatusCodes.Status403Forbidden,

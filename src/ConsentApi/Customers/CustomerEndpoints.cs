@@ -33,7 +33,7 @@ public static class CustomerEndpoints
     /// <summary>Download everything held about the customer as JSON (GDPR Art. 20).</summary>
     /// <remarks>The Customer 360, the data values themselves (decrypted), every receipt, and each consent status in the W3C DPV vocabulary.</remarks>
     /// <param name="customerId">The business's own id for the customer.</param>
-    public static async Task<IResult> Export(string customerId, ConsentDbContext db, ConsentChecker checker,
+    public static async Task<Ok<CustomerExport>> Export(string customerId, ConsentDbContext db, ConsentChecker checker,
         FieldEncryption encryption, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
         var (view, records) = await LoadAsync(customerId, db, checker, clock, cancellationToken);

@@ -29,7 +29,7 @@ public sealed class PublishedLimitsFilter : IDocumentFilter
         ["nextCursor"] = 512, ["cursor"] = 512,
         ["Idempotency-Key"] = ConsentLedger.IdempotencyKeyMaxLength,
         ["If-Match"] = 200,
-        ["format"] = 16,
+        ["format"] = 32, ["dpvNamespace"] = 64,
         // Kantara Consent Receipt v1.1
         ["version"] = 32, ["jurisdiction"] = 100, ["language"] = 16, ["collectionMethod"] = 128,
         ["consentReceiptID"] = 36, ["piiPrincipalId"] = ValidationRules.CustomerIdMaxLength, ["policyUrl"] = 2048,
