@@ -49,7 +49,7 @@ public static class CollectionEndpoints
     /// <param name="cursor">From the previous page's <c>nextCursor</c>.</param>
     /// <param name="limit">Page size, 1–500 (default 50).</param>
     public static async Task<Results<Ok<ListResponse<DataRecordResponse>>, ValidationProblem>> List(string customerId,
-        ConsentDbContext db, CancellationToken cancellationToken, [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
+        ConsentDbContext db, TimeProvider clock, CancellationToken cancellationToken, [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
     {
         if (Paging.CheckLimit(limit) is { } limitError)
         {
@@ -62,7 +62,8 @@ public static class CollectionEndpoints
         }
 
         var take = limit ?? Paging.DefaultLimit;
-        var query = db.DataRecords.AsNoTracking().Where(r => r.CustomerId == customerId);
+        var now = clock.UtcNow(); // records past expiry are gone for everyone even before the sweeper deletes them
+        var query = db.DataRecords.AsNoTracking().Where(r => r.CustomerId == customerId && r.ExpiresAt > now);
         if (after is not null)
         {
             var last = Guid.Parse(after);

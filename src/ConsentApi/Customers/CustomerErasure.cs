@@ -45,13 +45,14 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
         }
 
         // Whatever the purposes' onRevoke policies, erasure deletes everything collected.
-        var remaining = await db.DataRecords.Where(r => r.CustomerId == customerId)
-            .GroupBy(r => r.PurposeKey).Select(g => new { Purpose = g.Key, Count = g.Count() })
+        // Count what this DELETE removed, not what a read saw before it: a concurrent retention sweep may
+        // delete (and log) some of those rows first, and each record must be logged exactly once.
+        var deleted = await db.Database.SqlQuery<string>(
+                $"DELETE FROM data_records WHERE customer_id = {customerId} RETURNING purpose_key AS \"Value\"")
             .ToListAsync(cancellationToken);
-        await db.DataRecords.Where(r => r.CustomerId == customerId).ExecuteDeleteAsync(cancellationToken);
-        foreach (var group in remaining)
+        foreach (var group in deleted.GroupBy(k => k, StringComparer.Ordinal))
         {
-            ledger.LogDeletion(customerId, group.Purpose, group.Count, DeletionReason.Erasure);
+            ledger.LogDeletion(customerId, group.Key, group.Count(), DeletionReason.Erasure);
         }
 
         await db.ConsentEvidence.Where(e => e.CustomerId == customerId)

@@ -81,6 +81,9 @@ public class ApiFixture : IAsyncLifetime
             END $$;
             """, connection);
         await command.ExecuteNonQueryAsync();
+
+        // TRUNCATE sends no change notification: forget what the node cached from the previous test.
+        Factory.Services.GetRequiredService<ConsentApi.Consents.ConsentCache>().Clear();
     }
 
     public async Task<NpgsqlConnection> OpenAsync()
