@@ -13,8 +13,8 @@ public sealed class ConsentCacheTests
     public void Notification_EvictsExactlyTheStateItNames()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings());
-        cache.SetState("c-42", "newsletter", State());
-        cache.SetState("c-43", "newsletter", State());
+        cache.SetState("c-42", "newsletter", State(), cache.Generation());
+        cache.SetState("c-43", "newsletter", State(), cache.Generation());
 
         ConsentChanges.Apply(cache, "s\u001fc-42\u001fnewsletter");
 
@@ -26,7 +26,7 @@ public sealed class ConsentCacheTests
     public void PurposeNotification_EvictsItsTerms()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings());
-        cache.SetTerms("newsletter", Terms);
+        cache.SetTerms("newsletter", Terms, cache.Generation());
 
         ConsentChanges.Apply(cache, "p\u001fnewsletter");
 
@@ -37,8 +37,8 @@ public sealed class ConsentCacheTests
     public void UnknownNotification_ClearsEverything()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings());
-        cache.SetTerms("newsletter", Terms);
-        cache.SetState("c-42", "newsletter", State());
+        cache.SetTerms("newsletter", Terms, cache.Generation());
+        cache.SetState("c-42", "newsletter", State(), cache.Generation());
 
         ConsentChanges.Apply(cache, "garbage");
 
@@ -50,8 +50,8 @@ public sealed class ConsentCacheTests
     public void AbsenceIsCachedToo_SoUnknownPurposesAndUndecidedCustomersCostNothing()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings());
-        cache.SetTerms("nope", null);
-        cache.SetState("c-42", "newsletter", null);
+        cache.SetTerms("nope", null, cache.Generation());
+        cache.SetState("c-42", "newsletter", null, cache.Generation());
 
         Assert.True(cache.TryGetTerms("nope", out var terms));
         Assert.Null(terms);
@@ -60,10 +60,22 @@ public sealed class ConsentCacheTests
     }
 
     [Fact]
+    public void AnswerReadBeforeAnEviction_IsNotCached()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        var generation = cache.Generation(); // a check starts reading the database…
+        ConsentChanges.Apply(cache, "s\u001fc-42\u001fnewsletter"); // …a change commits meanwhile…
+
+        cache.SetState("c-42", "newsletter", State(), generation); // …so what it read may be stale
+
+        Assert.False(cache.TryGetState("c-42", "newsletter", out _));
+    }
+
+    [Fact]
     public void ZeroStaleness_TurnsTheCacheOff()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings { MaxStalenessMs = 0 });
-        cache.SetState("c-42", "newsletter", State());
+        cache.SetState("c-42", "newsletter", State(), cache.Generation());
 
         Assert.False(cache.Enabled);
         Assert.False(cache.TryGetState("c-42", "newsletter", out _));

@@ -34,6 +34,7 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan UnknownKeyCacheFor = TimeSpan.FromSeconds(2);
     internal static readonly Guid BootstrapKeyId = Guid.Empty;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -69,9 +70,9 @@ public sealed class ApiKeyAuthenticationHandler(
             return (BootstrapKeyId, Roles.Admin);
         }
 
-        if (cache.TryGetValue(CacheKey(hash), out (Guid, string) cached))
+        if (cache.TryGetValue(CacheKey(hash), out (Guid, string)? cached))
         {
-            return cached;
+            return cached; // null: recently looked up and unknown
         }
 
         var key = await db.ApiKeys.AsNoTracking()
@@ -80,11 +81,13 @@ public sealed class ApiKeyAuthenticationHandler(
             .FirstOrDefaultAsync(Context.RequestAborted);
         if (key is null)
         {
+            // Remember misses briefly too, so a flood of made-up keys cannot turn into a flood of queries.
+            cache.Set(CacheKey(hash), ((Guid, string)?)null, UnknownKeyCacheFor);
             return null;
         }
 
         var found = (key.Id, KebabCase.Name(key.Role));
-        cache.Set(CacheKey(hash), found, CacheFor);
+        cache.Set(CacheKey(hash), ((Guid, string)?)found, CacheFor);
         return found;
     }
 

@@ -13,7 +13,7 @@ public static class CollectionEndpoints
 {
     public static RouteGroupBuilder MapCollection(this RouteGroupBuilder customers)
     {
-        var group = customers.WithTags("Data collection");
+        var group = customers.MapGroup("").WithTags("Data collection");
         group.MapPost("/data/{purpose}", Collect).RequireAuthorization(Roles.ServicePolicy).RequiresConsent()
             .WithValidation().WithName("CollectData");
         group.MapGet("/data", List).RequireAuthorization(Roles.AdminPolicy).WithName("ListData");

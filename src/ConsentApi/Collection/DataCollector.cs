@@ -18,14 +18,18 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
 {
     private static readonly string[] NotDeclared = ["Not a data category of this purpose."];
     private static readonly string[] NeedsExplicitGrant = ["Sensitive: needs an explicit opt-in grant covering it."];
+    private static readonly string[] NotAgreed = ["Not in the notice the customer agreed to."];
 
     public async Task<DataRecord> CollectAsync(string customerId, string purposeKey, IReadOnlyDictionary<string, string> fields,
         bool gpcSignal, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // The customer's head and the purpose, both shared: a revocation, a new purpose version or a
+        // retirement either committed before (and is seen below) or waits for this insert.
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO ledger_heads (customer_id, last_seq) VALUES ({customerId}, 0) ON CONFLICT (customer_id) DO NOTHING;
             SELECT 1 FROM ledger_heads WHERE customer_id = {customerId} FOR SHARE;
+            SELECT 1 FROM purposes WHERE key = {purposeKey} FOR SHARE;
             """, cancellationToken);
 
         var purpose = await db.Purposes.AsNoTracking().Where(p => p.Key == purposeKey)
@@ -45,8 +49,8 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
         }
 
         // Minimisation: only what the notice in force declares; anything else refuses the whole record.
-        var declared = purpose.Current.DataCategories.ToDictionary(c => c.Key, StringComparer.Ordinal);
-        var undeclared = fields.Keys.Where(k => !declared.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var current = purpose.Current.DataCategories.ToDictionary(c => c.Key, StringComparer.Ordinal);
+        var undeclared = fields.Keys.Where(k => !current.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         if (undeclared.Count > 0)
         {
             throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.UndeclaredFields,
@@ -54,7 +58,12 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
                 undeclared.ToDictionary(k => $"fields.{k}", _ => NotDeclared));
         }
 
-        await RequireExplicitGrantForSensitiveAsync(fields, declared, state, purposeKey, cancellationToken);
+        // Consent is specific: a grant covers what the notice the customer saw declared, no more.
+        var agreed = state is { Decision: Decision.Granted } && state.PurposeVersion != purpose.Current.Version
+            ? await db.PurposeVersions.AsNoTracking()
+                .SingleAsync(v => v.PurposeKey == purposeKey && v.Version == state.PurposeVersion, cancellationToken)
+            : purpose.Current;
+        RequireCoveredByTheAgreedNotice(fields, current, agreed, state);
 
         var id = Guid.CreateVersion7();
         var record = new DataRecord
@@ -62,12 +71,12 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
             CustomerId = customerId,
             Id = id,
             PurposeKey = purposeKey,
-            PurposeVersion = purpose.Current.Version,
+            PurposeVersion = agreed.Version,
             FieldNames = fields.Keys.Order(StringComparer.Ordinal).ToList(),
             KeyId = encryption.ActiveKeyId,
             Ciphertext = encryption.Encrypt(JsonSerializer.Serialize(fields), FieldEncryption.AssociatedData(customerId, purposeKey, id)),
             CollectedAt = now,
-            ExpiresAt = now.AddDays(purpose.Current.RetentionDays),
+            ExpiresAt = now.AddDays(agreed.RetentionDays),
         };
         db.DataRecords.Add(record);
         await db.SaveChangesAsync(cancellationToken);
@@ -76,30 +85,25 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
     }
 
     /// <summary>
-    /// Special-category data needs explicit consent (GDPR Art. 9(2)(a)): a grant, and of a version
-    /// whose notice declared those very categories as sensitive.
+    /// A field the current notice declares is collected only if the notice the customer agreed to
+    /// declared it too (a later version may have added it without asking again), and special-category
+    /// data (GDPR Art. 9(2)(a)) only under an explicit grant of a version that declared it as sensitive.
+    /// Otherwise: 403 consent-required, naming the fields a new consent would cover.
     /// </summary>
-    private async Task RequireExplicitGrantForSensitiveAsync(IReadOnlyDictionary<string, string> fields,
-        Dictionary<string, DataCategory> declared, ConsentState? state, string purposeKey, CancellationToken cancellationToken)
+    private static void RequireCoveredByTheAgreedNotice(IReadOnlyDictionary<string, string> fields,
+        Dictionary<string, DataCategory> current, PurposeVersion agreed, ConsentState? state)
     {
-        var sensitive = fields.Keys.Where(k => declared[k].Sensitive).ToList();
-        if (sensitive.Count == 0)
-        {
-            return;
-        }
-
-        var granted = state is { Decision: Decision.Granted }
-            ? await db.PurposeVersions.AsNoTracking()
-                .Where(v => v.PurposeKey == purposeKey && v.Version == state.PurposeVersion)
-                .Select(v => v.DataCategories).FirstOrDefaultAsync(cancellationToken)
-            : null;
-        var covered = granted?.Where(c => c.Sensitive).Select(c => c.Key).ToHashSet(StringComparer.Ordinal) ?? [];
-        var uncovered = sensitive.Where(k => !covered.Contains(k)).ToList();
+        var agreedCategories = agreed.DataCategories.ToDictionary(c => c.Key, StringComparer.Ordinal);
+        var explicitGrant = state is { Decision: Decision.Granted };
+        var uncovered = fields.Keys.Where(k =>
+                !agreedCategories.TryGetValue(k, out var category)
+                || (current[k].Sensitive && !(explicitGrant && category.Sensitive)))
+            .Order(StringComparer.Ordinal).ToList();
         if (uncovered.Count > 0)
         {
             throw new ApiProblemException(StatusCodes.Status403Forbidden, ProblemTypes.ConsentRequired, "Consent required",
-                $"Sensitive data ({string.Join(", ", uncovered)}) needs an explicit grant of a version that declares it.",
-                uncovered.ToDictionary(k => $"fields.{k}", _ => NeedsExplicitGrant));
+                $"The customer's consent does not cover {string.Join(", ", uncovered)}: ask for consent to the current notice.",
+                uncovered.ToDictionary(k => $"fields.{k}", k => current[k].Sensitive ? NeedsExplicitGrant : NotAgreed));
         }
     }
 }

@@ -6,9 +6,9 @@ using Npgsql;
 namespace ConsentApi.Consents;
 
 /// <summary>
-/// How nodes learn that consent changed: a PostgreSQL NOTIFY on <see cref="Channel"/>, sent inside
-/// the transaction that changes a state or a purpose, so it is delivered exactly when (and only
-/// if) the change commits.
+/// How nodes learn that consent changed: a PostgreSQL NOTIFY on <see cref="Channel"/>. For a
+/// consent state it is sent inside the changing transaction, so it is delivered exactly when (and
+/// only if) the change commits; for a purpose, right after its change committed.
 /// </summary>
 public static class ConsentChanges
 {
@@ -71,21 +71,42 @@ public sealed class ConsentCache : IDisposable
 
     private sealed record Cached<T>(T? Value);
 
+    // Evictions bump a counter; an answer read from the database is cached only if no eviction
+    // happened since the read began — otherwise a read that raced a change could cache the old
+    // state again after its notification evicted it.
+    private long _evictions;
+
+    /// <summary>Take before reading from the database; pass to Set.</summary>
+    public long Generation() => Interlocked.Read(ref _evictions);
+
     public bool TryGetState(string customerId, string purposeKey, out ConsentState? state) =>
         TryGet(StateKey(customerId, purposeKey), out state);
 
-    public void SetState(string customerId, string purposeKey, ConsentState? state) => Set(StateKey(customerId, purposeKey), state);
+    public void SetState(string customerId, string purposeKey, ConsentState? state, long generation) =>
+        Set(StateKey(customerId, purposeKey), state, generation);
 
     /// <summary>A cached null means "no such purpose" (cached too, so unknown purposes cost nothing).</summary>
     public bool TryGetTerms(string purposeKey, out PurposeTerms? terms) => TryGet(TermsKey(purposeKey), out terms);
 
-    public void SetTerms(string purposeKey, PurposeTerms? terms) => Set(TermsKey(purposeKey), terms);
+    public void SetTerms(string purposeKey, PurposeTerms? terms, long generation) => Set(TermsKey(purposeKey), terms, generation);
 
-    public void Evict(string customerId, string purposeKey) => _entries.Remove(StateKey(customerId, purposeKey));
+    public void Evict(string customerId, string purposeKey)
+    {
+        Interlocked.Increment(ref _evictions);
+        _entries.Remove(StateKey(customerId, purposeKey));
+    }
 
-    public void EvictPurpose(string purposeKey) => _entries.Remove(TermsKey(purposeKey));
+    public void EvictPurpose(string purposeKey)
+    {
+        Interlocked.Increment(ref _evictions);
+        _entries.Remove(TermsKey(purposeKey));
+    }
 
-    public void Clear() => _entries.Clear();
+    public void Clear()
+    {
+        Interlocked.Increment(ref _evictions);
+        _entries.Clear();
+    }
 
     private bool TryGet<T>(string key, out T? value) where T : class
     {
@@ -99,9 +120,9 @@ public sealed class ConsentCache : IDisposable
         return false;
     }
 
-    private void Set<T>(string key, T? value) where T : class
+    private void Set<T>(string key, T? value, long generation) where T : class
     {
-        if (Enabled)
+        if (Enabled && Interlocked.Read(ref _evictions) == generation)
         {
             _entries.Set(key, new Cached<T>(value), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = _maxStaleness, Size = 1 });
         }

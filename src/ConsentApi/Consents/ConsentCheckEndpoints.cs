@@ -27,7 +27,8 @@ public sealed class ConsentCheckValidator : AbstractValidator<ConsentCheckReques
     {
         RuleFor(c => c.CustomerId).NotEmpty().MaximumLength(ValidationRules.CustomerIdMaxLength)
             .Must(id => id is null || ValidationRules.CheckCustomerId(id) is null).WithMessage("'{PropertyName}' is not a customer id.");
-        RuleFor(c => c.Purpose).NotEmpty().MaximumLength(64);
+        RuleFor(c => c.Purpose).NotEmpty().MaximumLength(64).Matches(ValidationRules.KeyPattern)
+            .WithMessage("'{PropertyName}' is not a purpose key.");
     }
 }
 
@@ -83,7 +84,11 @@ public static class ConsentCheckEndpoints
         HttpContext http, CancellationToken cancellationToken)
     {
         var pairs = request.Checks!.Select(c => (c.CustomerId!, c.Purpose!)).ToList();
-        var checks = await checker.CheckManyAsync(pairs, RequestSignals.From(http), cancellationToken);
+        // A GPC signal speaks for the one person whose browser sent it: a batch about many customers
+        // (a back-end asking) records nothing, though it still judges opt-out purposes as opted out.
+        var signals = RequestSignals.From(http);
+        var oneCustomer = pairs.Select(p => p.Item1).Distinct(StringComparer.Ordinal).Count() == 1;
+        var checks = await checker.CheckManyAsync(pairs, signals, cancellationToken, recordGpc: oneCustomer);
         return TypedResults.Ok(new ConsentChecksResponse
         {
             Results = checks.Select(c => new ConsentCheckResult

@@ -35,6 +35,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
     {
         if (!cache.TryGetTerms(purpose, out var terms) || !cache.TryGetState(customerId, purpose, out var state))
         {
+            var generation = cache.Generation();
             // One round trip for both, then remembered.
             var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
                 .Select(p => new
@@ -47,10 +48,10 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
                 .FirstOrDefaultAsync(cancellationToken);
             terms = found?.Terms;
             state = found?.State;
-            cache.SetTerms(purpose, terms);
+            cache.SetTerms(purpose, terms, generation);
             if (terms is not null)
             {
-                cache.SetState(customerId, purpose, state);
+                cache.SetState(customerId, purpose, state, generation);
             }
         }
 
@@ -68,19 +69,22 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
     }
 
     /// <summary>Many pairs: what the cache lacks is read in two queries, whatever the number.</summary>
+    /// <param name="useCache">False for views that must be exact (the Customer 360).</param>
+    /// <param name="recordGpc">False when the request does not speak for one customer.</param>
     public async Task<IReadOnlyList<Check>> CheckManyAsync(IReadOnlyList<(string CustomerId, string Purpose)> pairs, RequestSignals signals,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool useCache = true, bool recordGpc = true)
     {
         var terms = new Dictionary<string, PurposeTerms?>(StringComparer.Ordinal);
         foreach (var key in pairs.Select(p => p.Purpose).Distinct(StringComparer.Ordinal))
         {
-            if (cache.TryGetTerms(key, out var cached))
+            if (useCache && cache.TryGetTerms(key, out var cached))
             {
                 terms[key] = cached;
             }
         }
 
         var missingKeys = pairs.Select(p => p.Purpose).Distinct(StringComparer.Ordinal).Where(k => !terms.ContainsKey(k)).ToList();
+        var termsGeneration = cache.Generation();
         if (missingKeys.Count > 0)
         {
             var loaded = await db.Purposes.AsNoTracking().Where(p => missingKeys.Contains(p.Key)).Select(TermsOf)
@@ -88,7 +92,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
             foreach (var key in missingKeys)
             {
                 terms[key] = loaded.GetValueOrDefault(key);
-                cache.SetTerms(key, terms[key]);
+                cache.SetTerms(key, terms[key], termsGeneration);
             }
         }
 
@@ -96,7 +100,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
         var missing = new List<(string CustomerId, string Purpose)>();
         foreach (var pair in pairs.Distinct().Where(p => terms[p.Purpose] is not null))
         {
-            if (cache.TryGetState(pair.CustomerId, pair.Purpose, out var cached))
+            if (useCache && cache.TryGetState(pair.CustomerId, pair.Purpose, out var cached))
             {
                 states[pair] = cached;
             }
@@ -106,6 +110,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
             }
         }
 
+        var statesGeneration = cache.Generation();
         if (missing.Count > 0)
         {
             var customers = missing.Select(p => p.CustomerId).ToArray();
@@ -118,7 +123,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
             foreach (var pair in missing)
             {
                 states[pair] = loaded.GetValueOrDefault(pair);
-                cache.SetState(pair.CustomerId, pair.Purpose, states[pair]);
+                cache.SetState(pair.CustomerId, pair.Purpose, states[pair], statesGeneration);
             }
         }
 
@@ -133,7 +138,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
             }
 
             var state = states[(customerId, purpose)];
-            if (NeedsGpcRecording(t, state, signals))
+            if (recordGpc && NeedsGpcRecording(t, state, signals))
             {
                 state = await RecordGpcAsync(customerId, purpose, signals, cancellationToken);
                 states[(customerId, purpose)] = state;

@@ -14,7 +14,7 @@ public static class ConsentEndpoints
 {
     public static RouteGroupBuilder MapConsents(this RouteGroupBuilder customers)
     {
-        var group = customers.WithTags("Consents");
+        var group = customers.MapGroup("").WithTags("Consents");
         group.MapPost("/consents", Save).RequireAuthorization(Roles.ServicePolicy).WithValidation().WithName("SaveConsents");
         group.MapGet("/consents", List).RequireAuthorization(Roles.ServicePolicy).WithName("ListConsents");
         group.MapGet("/consents/{purpose}", Get).RequireAuthorization(Roles.ServicePolicy).WithName("GetConsent");

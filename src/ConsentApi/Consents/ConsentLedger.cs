@@ -15,7 +15,7 @@ public sealed record Evidence(string? IpAddress, string? UserAgent);
 /// locked (appends per customer take turns, so the chain never forks), every decision becomes an
 /// event, its evidence and the new consent state, and either all of it commits or none does.
 /// </summary>
-public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
+public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeProvider clock)
 {
     public const int IdempotencyKeyMaxLength = 255;
     public const int UserAgentMaxLength = 512;
@@ -73,6 +73,7 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        EvictLocally(customerId, purposes.Keys);
         return new SaveResult(ToResponse(receipt, decisions), Replayed: false);
     }
 
@@ -108,7 +109,17 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        EvictLocally(customerId, [purposeKey]);
         return true;
+    }
+
+    /// <summary>This node need not wait for its own notification to forget what it just changed.</summary>
+    internal void EvictLocally(string customerId, IEnumerable<string> purposeKeys)
+    {
+        foreach (var key in purposeKeys)
+        {
+            cache.Evict(customerId, key);
+        }
     }
 
     internal void LogDeletion(string customerId, string? purposeKey, int count, DeletionReason reason)
@@ -165,6 +176,7 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        EvictLocally(customerId, [purposeKey]);
         return true;
     }
 
@@ -182,11 +194,15 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
             CustomerId = head.CustomerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
         });
         Fold(states, e, version);
-        if (decision == Decision.Revoked && version.OnRevoke == OnRevoke.Delete)
+        if (decision == Decision.Revoked)
         {
-            // Withdrawal with onRevoke: delete — the data goes in the same transaction as the event.
-            var deleted = await db.DataRecords.Where(r => r.CustomerId == head.CustomerId && r.PurposeKey == e.PurposeKey)
-                .ExecuteDeleteAsync(cancellationToken);
+            // Withdrawal: records collected under a notice that said onRevoke: delete go in the same
+            // transaction as the event — each record by the notice it was collected under.
+            var deleted = await db.Database.ExecuteSqlAsync($"""
+                DELETE FROM data_records r USING purpose_versions v
+                WHERE r.customer_id = {head.CustomerId} AND r.purpose_key = {e.PurposeKey}
+                  AND v.purpose_key = r.purpose_key AND v.version = r.purpose_version AND v.on_revoke = 'delete'
+                """, cancellationToken);
             LogDeletion(head.CustomerId, e.PurposeKey, deleted, deletionReason);
         }
 
@@ -256,12 +272,15 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
         CancellationToken cancellationToken)
     {
         var keys = decisions.Select(d => d.Purpose!).ToList();
+        // Shared locks on the purposes: a retirement or a new version either committed before this
+        // save read them, or waits for it.
+        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM purposes WHERE key = ANY({keys.ToArray()}) FOR SHARE", cancellationToken);
         var requestedVersions = decisions.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).Distinct().ToList();
         var purposes = await db.Purposes.AsNoTracking()
             .Where(p => keys.Contains(p.Key))
             .Select(p => new
             {
-                p.Key, p.Status, p.CurrentVersion,
+                p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
                 Versions = p.Versions.Where(v => requestedVersions.Contains(v.Version) || v.Version == p.CurrentVersion).ToList(),
             })
             .ToDictionaryAsync(p => p.Key, cancellationToken);
@@ -288,6 +307,13 @@ public sealed class ConsentLedger(ConsentDbContext db, TimeProvider clock)
             if (version is null)
             {
                 errors[$"decisions[{i}].purposeVersion"] = [$"The purpose '{d.Purpose}' has no version {number}; the current one is {purpose.CurrentVersion}."];
+                continue;
+            }
+
+            if (d.Granted == true && number < purpose.ReconsentFromVersion)
+            {
+                errors[$"decisions[{i}].purposeVersion"] =
+                    [$"Version {number} of '{d.Purpose}' no longer counts (version {purpose.ReconsentFromVersion} required a new decision); show version {purpose.CurrentVersion}."];
                 continue;
             }
 

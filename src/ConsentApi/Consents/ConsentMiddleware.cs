@@ -93,7 +93,11 @@ public static class ConsentEnforcement
 
     /// <summary>The 403 that names the purpose, the customer's status and how to obtain consent.</summary>
     public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult ConsentRequired(string customerId, PurposeTerms terms, ConsentVerdict verdict) =>
-        TypedResults.Problem(
+        terms.Status == Purposes.PurposeStatus.Retired
+            // No consent can be obtained for a retired purpose: the request refers to something unusable.
+            ? Problems.Unprocessable(new Dictionary<string, string[]> { ["purpose"] = [$"The purpose '{terms.Key}' is retired."] },
+                "Nothing may be collected for a retired purpose.")
+            : TypedResults.Problem(
             detail: $"No active consent for '{terms.Key}': {verdict.Reason}",
             statusCode: StatusCodes.Status403Forbidden,
             title: "Consent required",

@@ -17,7 +17,7 @@ public static class CustomerEndpoints
 
     public static RouteGroupBuilder MapCustomerRights(this RouteGroupBuilder customers)
     {
-        var group = customers.WithTags("Customers");
+        var group = customers.MapGroup("").WithTags("Customers");
         group.MapGet("/360", Get360).RequireAuthorization(Roles.AdminPolicy).WithName("GetCustomer360");
         group.MapGet("/export", Export).RequireAuthorization(Roles.AdminPolicy).WithName("ExportCustomer");
         group.MapDelete("/", Erase).RequireAuthorization(Roles.AdminPolicy).WithName("EraseCustomer");
@@ -101,7 +101,7 @@ public static class CustomerEndpoints
             .Select(p => new { Purpose = p, Current = p.Versions.Single(v => v.Version == p.CurrentVersion) })
             .ToListAsync(cancellationToken);
         var checks = await checker.CheckManyAsync(purposes.Select(p => (customerId, p.Purpose.Key)).ToList(),
-            new RequestSignals(false, new Evidence(null, null)), cancellationToken);
+            new RequestSignals(false, new Evidence(null, null)), cancellationToken, useCache: false);
 
         var events = await db.ConsentEvents.AsNoTracking().Where(e => e.CustomerId == customerId)
             .OrderByDescending(e => e.Seq).Take(MaxItems).ToListAsync(cancellationToken);

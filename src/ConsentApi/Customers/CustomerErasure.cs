@@ -15,9 +15,7 @@ namespace ConsentApi.Customers;
 /// </summary>
 public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, TimeProvider clock)
 {
-    public sealed record Result(int Revoked, int DeletedRecords);
-
-    public async Task<Result> EraseAsync(string customerId, CancellationToken cancellationToken)
+    public async Task EraseAsync(string customerId, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var head = await ledger.LockHeadAsync(customerId, cancellationToken);
@@ -66,7 +64,6 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        var deletedByRevocation = db.ChangeTracker.Entries<DeletionLogEntry>().Sum(e => e.Entity.RecordCount);
-        return new Result(revoked.Count, deletedByRevocation);
+        ledger.EvictLocally(customerId, revoked);
     }
 }

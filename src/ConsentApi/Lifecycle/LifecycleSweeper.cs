@@ -15,12 +15,14 @@ namespace ConsentApi.Lifecycle;
 public sealed class LifecycleSweeper(ConsentDbContext db, ConsentLedger ledger, TimeProvider clock)
 {
     public const int BatchSize = 1000;
+    public const int MaxExpiriesPerSweep = 10 * BatchSize;
 
     public sealed record SweepResult(int ExpiredConsents, int DeletedRecords);
 
     public async Task<SweepResult> SweepOnceAsync(CancellationToken cancellationToken)
     {
-        var expired = await ExpireConsentsAsync(cancellationToken);
+        // Retention first: invariant 6 bounds how long data outlives its expiry. Expiry events only make
+        // the ledger say what every check already answers, so a backlog of them may take a few ticks.
         var deleted = 0;
         int batch;
         do
@@ -30,6 +32,7 @@ public sealed class LifecycleSweeper(ConsentDbContext db, ConsentLedger ledger, 
         }
         while (batch == BatchSize);
 
+        var expired = await ExpireConsentsAsync(cancellationToken);
         return new SweepResult(expired, deleted);
     }
 
@@ -52,7 +55,7 @@ public sealed class LifecycleSweeper(ConsentDbContext db, ConsentLedger ledger, 
             }
 
             count += recorded;
-            if (due.Count < BatchSize || recorded == 0)
+            if (due.Count < BatchSize || recorded == 0 || count >= MaxExpiriesPerSweep)
             {
                 return count;
             }

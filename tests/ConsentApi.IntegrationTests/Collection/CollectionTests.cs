@@ -176,6 +176,40 @@ public sealed class CollectionTests(ApiFixture fixture) : ApiTest(fixture), ICla
     }
 
     [Fact]
+    public async Task Collect_FieldAddedByALaterVersionWithoutReconsent_IsNotCoveredByTheOlderGrant()
+    {
+        await CreatePurposeAsync();
+        await SaveOkAsync("c-42", Decision("newsletter", true, version: 1));
+        var v2 = PurposeBody(change: p => ((JsonArray)p["dataCategories"]!).Add(
+            new JsonObject { ["key"] = "phone", ["description"] = "Your phone number", ["sensitive"] = false }));
+        v2.Remove("key");
+        using var put = new HttpRequestMessage(HttpMethod.Put, "/api/v1/purposes/newsletter") { Content = JsonContent.Create(v2) };
+        put.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
+        Assert.Equal(HttpStatusCode.OK, (await Admin.SendAsync(put)).StatusCode);
+
+        var email = await CollectAsync("c-42", "newsletter", new { email = "a@example.com" });
+        var phone = await CollectAsync("c-42", "newsletter", new { phone = "+44 20 7946 0000" });
+
+        Assert.Equal(HttpStatusCode.Created, email.StatusCode);
+        Assert.Equal(1, (await ReadJsonAsync(email))["purposeVersion"]!.GetValue<int>()); // stamped with the notice agreed to
+        await AssertFieldProblemAsync(phone, HttpStatusCode.Forbidden, "fields.phone", "consent-required");
+    }
+
+    [Fact]
+    public async Task Collect_ForARetiredPurpose_Is422WithoutARecipeForConsent()
+    {
+        await CreatePurposeAsync();
+        await SaveOkAsync("c-42", Decision("newsletter", true));
+        Assert.Equal(HttpStatusCode.NoContent, (await Admin.DeleteAsync("/api/v1/purposes/newsletter")).StatusCode);
+
+        var problem = await AssertFieldProblemAsync(await CollectAsync("c-42", "newsletter", new { email = "a@example.com" }),
+            HttpStatusCode.UnprocessableEntity, "purpose");
+
+        Assert.Null(problem["obtainConsent"]);
+        Assert.Equal(0, await RecordCountAsync("c-42"));
+    }
+
+    [Fact]
     public async Task ListData_NeedsAdmin()
     {
         var response = await (await ServiceAsync()).GetAsync("/api/v1/customers/c-42/data");

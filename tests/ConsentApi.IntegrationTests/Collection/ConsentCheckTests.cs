@@ -66,6 +66,31 @@ public sealed class ConsentCheckTests(ApiFixture fixture) : ApiTest(fixture), IC
     }
 
     [Fact]
+    public async Task Checks_ForManyCustomers_DoNotRecordAGpcSignal()
+    {
+        await CreatePurposeAsync("analytics", p => { p["consentModel"] = "opt-out"; p["honorsGpc"] = true; p["legalBasis"] = "legitimate-interests"; });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/consent-checks")
+        {
+            Content = JsonContent.Create(new { checks = new[] { new { customerId = "c-1", purpose = "analytics" }, new { customerId = "c-2", purpose = "analytics" } } }),
+        };
+        request.Headers.Add("Sec-GPC", "1");
+
+        var results = (await ReadJsonAsync(await (await ServiceAsync()).SendAsync(request)))["results"]!.AsArray();
+
+        Assert.All(results, r => Assert.False(r!["active"]!.GetValue<bool>())); // judged as opted out…
+        Assert.Equal(0, await Fixture.ScalarAsync<long>("SELECT count(*) FROM consent_events")); // …but nobody's ledger changed
+    }
+
+    [Fact]
+    public async Task Checks_RefuseAHostilePurposeNamingIt()
+    {
+        var response = await (await ServiceAsync()).PostAsync("/api/v1/consent-checks",
+            Json("""{"checks":[{"customerId":"c-1","purpose":"news\u0000letter"}]}"""));
+
+        await AssertFieldProblemAsync(response, HttpStatusCode.BadRequest, "checks[0].purpose");
+    }
+
+    [Fact]
     public async Task Checks_RefuseABadCustomerIdNamingIt()
     {
         var response = await (await ServiceAsync()).PostAsJsonAsync("/api/v1/consent-checks",

@@ -200,6 +200,20 @@ public sealed class ConsentStateTests(ApiFixture fixture) : ApiTest(fixture), IC
     }
 
     [Fact]
+    public async Task Grant_OfAVersionThatNoLongerCounts_Is422NamingTheVersion()
+    {
+        await CreatePurposeAsync("newsletter");
+        await PutPurposeAsync("newsletter", ifMatch: 1, requiresReconsent: true);
+        await ServiceAsync(); // its key is issued before the snapshot
+        var before = await Fixture.RowCountsAsync();
+
+        var response = await SaveAsync(Customer, Decision("newsletter", true, version: 1));
+
+        await AssertFieldProblemAsync(response, HttpStatusCode.UnprocessableEntity, "decisions[0].purposeVersion");
+        Assert.Equal(before, await Fixture.RowCountsAsync());
+    }
+
+    [Fact]
     public async Task Get_AfterANewVersionWithoutReconsent_KeepsTheOldGrantActive()
     {
         await CreatePurposeAsync("newsletter");
