@@ -80,7 +80,7 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
         };
         db.DataRecords.Add(record);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         return record;
     }
 

@@ -72,7 +72,8 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        // Everything is written: commit even if the caller has gone, so that its retry (same Idempotency-Key) finds it.
+        await transaction.CommitAsync(CancellationToken.None);
         EvictLocally(customerId, purposes.Keys);
         return new SaveResult(ToResponse(receipt, decisions), Replayed: false);
     }
@@ -108,7 +109,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         states[purposeKey].GpcSignalAt = e.OccurredAt;
         await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         EvictLocally(customerId, [purposeKey]);
         return true;
     }
@@ -175,7 +176,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             new Evidence(null, null), cancellationToken);
         await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         EvictLocally(customerId, [purposeKey]);
         return true;
     }

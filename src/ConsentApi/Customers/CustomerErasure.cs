@@ -63,7 +63,7 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         ledger.EvictLocally(customerId, revoked);
     }
 }

@@ -58,6 +58,7 @@ public static class HttpSetup
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
             .Enrich.FromLogContext()
+            .Enrich.With<WithoutRequestPath>()
             .WriteTo.Console(new Serilog.Formatting.Compact.RenderedCompactJsonFormatter()));
         return builder;
     }
@@ -82,4 +83,14 @@ public static class HttpSetup
         app.UseCors(CorsPolicy);
         return app;
     }
+}
+
+/// <summary>
+/// ASP.NET Core puts the request path into every log event's scope; paths hold customer ids, so the
+/// property is dropped (the request log line carries the route template instead).
+/// </summary>
+internal sealed class WithoutRequestPath : Serilog.Core.ILogEventEnricher
+{
+    public void Enrich(LogEvent logEvent, Serilog.Core.ILogEventPropertyFactory propertyFactory) =>
+        logEvent.RemovePropertyIfPresent("RequestPath");
 }

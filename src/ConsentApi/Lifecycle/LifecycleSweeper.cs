@@ -96,7 +96,7 @@ public sealed class LifecycleSweeper(ConsentDbContext db, ConsentLedger ledger, 
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         return deleted.Count;
     }
 }

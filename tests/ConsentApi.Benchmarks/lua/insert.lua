@@ -1,0 +1,2 @@
+-- Baseline: POST /raw-insert (no body).
+wrk.method = "POST"
