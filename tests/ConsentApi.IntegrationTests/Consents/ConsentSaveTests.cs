@@ -366,11 +366,6 @@ public sealed class ConsentSaveTests(ApiFixture fixture) : ApiTest(fixture), ICl
     }
 
     /// <summary>The customer's whole ledger, newest first.</summary>
-    private async Task<JsonArray> EventsAsync(string customerId)
-    {
-        var page = await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consent-events?limit=500");
-        return page!["items"]!.AsArray();
-    }
 
     /// <summary>PUTs a changed notice (no re-consent), making the next version.</summary>
     private async Task NewVersionAsync(string key, int currentVersion)

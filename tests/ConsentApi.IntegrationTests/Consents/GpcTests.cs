@@ -32,9 +32,6 @@ public sealed class GpcTests(ApiFixture fixture) : ApiTest(fixture), IClassFixtu
         return await ReadJsonAsync(response);
     }
 
-    private async Task<JsonArray> EventsAsync(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/consent-events"))!["items"]!.AsArray();
-
     [Fact]
     public async Task FirstSignal_IsRecordedAsAGpcRevocationInTheLedger()
     {

@@ -273,18 +273,6 @@ public sealed class LedgerIntegrityTests(ApiFixture fixture) : ApiTest(fixture),
         DateTimeOffset.Parse(node!.GetValue<string>(), CultureInfo.InvariantCulture);
 
     /// <summary>The customer's whole ledger, newest first.</summary>
-    private async Task<JsonArray> EventsAsync(string customerId)
-    {
-        var page = await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consent-events?limit=500");
-        return page!["items"]!.AsArray();
-    }
-
-    private async Task<JsonObject> VerifyAsync(string customerId)
-    {
-        var response = await Admin.GetAsync($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/ledger/verify");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await ReadJsonAsync(response);
-    }
 
     /// <summary>What someone who owns the database can do: switch the append-only trigger off, change history, switch it on.</summary>
     private async Task AsMaliciousDbaAsync(string sql, params object[] parameters)

@@ -673,13 +673,4 @@ public sealed class CustomerRightsTests(ApiFixture fixture) : ApiTest(fixture), 
 
     private async Task<JsonObject> StateAsync(string customerId, string purpose) =>
         (await (await ServiceAsync()).GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/consents/{purpose}"))!;
-
-    private async Task<JsonArray> EventsAsync(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/consent-events?limit=500"))!["items"]!.AsArray();
-
-    private async Task<JsonObject> VerifyAsync(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/ledger/verify"))!;
-
-    private async Task<JsonObject> Customer360Async(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/360"))!;
 }

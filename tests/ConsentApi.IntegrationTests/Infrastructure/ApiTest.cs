@@ -87,6 +87,24 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }
 
+    /// <summary>The customer's ledger, newest first (admin).</summary>
+    protected async Task<JsonArray> EventsAsync(string customerId)
+    {
+        var page = await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consent-events?limit=500");
+        return page!["items"]!.AsArray();
+    }
+
+    /// <summary>The hash-chain verification (admin), asserted to answer 200.</summary>
+    protected async Task<JsonObject> VerifyAsync(string customerId)
+    {
+        var response = await Admin.GetAsync($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/ledger/verify");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await ReadJsonAsync(response);
+    }
+
+    protected async Task<JsonObject> Customer360Async(string customerId) =>
+        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{Uri.EscapeDataString(customerId)}/360"))!;
+
     protected static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonObject>())!;
 

@@ -563,15 +563,6 @@ public sealed class ExpiryAndRetentionTests(ApiFixture fixture) : ApiTest(fixtur
         return list["items"]!.AsArray().Single(i => i!["purpose"]!.GetValue<string>() == purpose)!.AsObject();
     }
 
-    private async Task<JsonArray> EventsAsync(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/consent-events?limit=500"))!["items"]!.AsArray();
-
-    private async Task<JsonObject> VerifyAsync(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/ledger/verify"))!;
-
-    private async Task<JsonObject> Customer360Async(string customerId) =>
-        (await Admin.GetFromJsonAsync<JsonObject>($"/api/v1/customers/{customerId}/360"))!;
-
     private async Task UpdatePurposeAsync(string key, bool requiresReconsent)
     {
         var body = PurposeBody(key, b =>
