@@ -6,6 +6,9 @@
 #
 #   scripts/bench.sh           full: per scenario 3 s warm-up, then the median of 5 runs x 10 s, 32 connections;
 #                              exits 2 when a target is missed
+#   scripts/bench.sh --growth  instead of the scenarios: check, save and Customer 360 latency at 10,000 events and again
+#                              after a SQL generator grows the ledger to GROWTH_EVENTS (default 10,000,000), then two
+#                              API processes at once (scripts/bench-growth.sh; .local/bench/growth.txt and growth.json)
 #   scripts/bench.sh --smoke   2 s per scenario, 1 run, no warm-up, less data (300 customers, a Customer 360 of
 #                              50 events and 200 records), one start-up timing; targets shown, not enforced
 #
@@ -17,8 +20,9 @@ cd "$repo"
 mode=full
 case "${1:-}" in
   --smoke) mode=smoke ;;
+  --growth) mode=growth ;;
   "") ;;
-  *) echo "usage: scripts/bench.sh [--smoke]" >&2; exit 64 ;;
+  *) echo "usage: scripts/bench.sh [--smoke|--growth]" >&2; exit 64 ;;
 esac
 started=$(date +%s)
 port=${BENCH_PORT:-5190}
@@ -72,6 +76,12 @@ wait_ready "http://127.0.0.1:$cached_port/health/ready" "$api_pid"
 cached_pid=$api_pid
 start_api "$uncached_port" 0 false
 wait_ready "http://127.0.0.1:$uncached_port/health/ready" "$api_pid"
+
+if [ "$mode" = growth ]; then
+  source scripts/bench-growth.sh
+  echo "growth: $(( $(date +%s) - started )) s in all"
+  exit 0
+fi
 
 # Start-up to ready (migrations already applied), three times (once in smoke); then the idle RSS of the cached node.
 startup=()
