@@ -51,17 +51,12 @@ public static class CollectionEndpoints
     public static async Task<Results<Ok<ListResponse<DataRecordResponse>>, ValidationProblem>> List(string customerId,
         ConsentDbContext db, TimeProvider clock, CancellationToken cancellationToken, [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
     {
-        if (Paging.CheckLimit(limit) is { } limitError)
+        var (take, after, problem) = Paging.Read(cursor, limit, p => Guid.TryParse(p, out _));
+        if (problem is not null)
         {
-            return Problems.Validation("limit", limitError);
+            return problem;
         }
 
-        if (!Paging.TryDecode(cursor, out var after) || (after is not null && !Guid.TryParse(after, out _)))
-        {
-            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
-        }
-
-        var take = limit ?? Paging.DefaultLimit;
         var now = clock.UtcNow(); // records past expiry are gone for everyone even before the sweeper deletes them
         var query = db.DataRecords.AsNoTracking().Where(r => r.CustomerId == customerId && r.ExpiresAt > now);
         if (after is not null)

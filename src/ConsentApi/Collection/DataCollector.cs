@@ -39,8 +39,7 @@ public sealed class DataCollector(ConsentDbContext db, FieldEncryption encryptio
                 $"There is no purpose '{PurposeEndpoints.Shorten(purposeKey)}'.");
         var state = await db.ConsentStates.AsNoTracking()
             .FirstOrDefaultAsync(s => s.CustomerId == customerId && s.PurposeKey == purposeKey, cancellationToken);
-        var terms = new PurposeTerms(purpose.Purpose.Key, purpose.Purpose.Status, purpose.Purpose.CurrentVersion,
-            purpose.Purpose.ReconsentFromVersion, purpose.Current.ConsentModel, purpose.Current.HonorsGpc);
+        var terms = PurposeTerms.Of(purpose.Purpose, purpose.Current);
         var now = clock.UtcNow();
         var verdict = ConsentRules.Evaluate(state, terms, now, gpcSignal);
         if (!verdict.Active)

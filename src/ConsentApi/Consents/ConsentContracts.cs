@@ -83,6 +83,11 @@ public sealed record ReceiptDecision
     /// <summary>The event's hash in the customer's chain (SHA-256, hex).</summary>
     /// <example>9f2c0a0c5b8e4a7d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d</example>
     public required string Hash { get; init; }
+
+    public static ReceiptDecision From(ConsentEvent e) => new()
+    {
+        Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = e.Decision == Decision.Granted, EventId = e.Id, Hash = e.Hash,
+    };
 }
 
 /// <summary>The customer's proof of a save (after the Kantara Consent Receipt and ISO/IEC TS 27560).</summary>

@@ -61,17 +61,12 @@ public static class ConsentEndpoints
         ConsentDbContext db, ConsentChecker checker, HttpContext http, CancellationToken cancellationToken,
         [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
     {
-        if (Paging.CheckLimit(limit) is { } limitError)
+        var (take, after, problem) = Paging.Read(cursor, limit);
+        if (problem is not null)
         {
-            return Problems.Validation("limit", limitError);
+            return problem;
         }
 
-        if (!Paging.TryDecode(cursor, out var after))
-        {
-            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
-        }
-
-        var take = limit ?? Paging.DefaultLimit;
         var purposes = db.Purposes.AsNoTracking().Where(p => p.Status == PurposeStatus.Active);
         if (after is not null)
         {
@@ -110,17 +105,12 @@ public static class ConsentEndpoints
     public static async Task<Results<Ok<ListResponse<ConsentEventResponse>>, ValidationProblem>> Events(string customerId,
         ConsentDbContext db, CancellationToken cancellationToken, [FromQuery] string? cursor = null, [FromQuery] int? limit = null)
     {
-        if (Paging.CheckLimit(limit) is { } limitError)
+        var (take, after, problem) = Paging.Read(cursor, limit, p => long.TryParse(p, out _));
+        if (problem is not null)
         {
-            return Problems.Validation("limit", limitError);
+            return problem;
         }
 
-        if (!Paging.TryDecode(cursor, out var after) || (after is not null && !long.TryParse(after, out _)))
-        {
-            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
-        }
-
-        var take = limit ?? Paging.DefaultLimit;
         var query = db.ConsentEvents.AsNoTracking().Where(e => e.CustomerId == customerId);
         if (after is not null)
         {

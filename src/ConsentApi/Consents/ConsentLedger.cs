@@ -56,10 +56,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             var granted = decision.Granted!.Value;
             var e = await RecordAsync(head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
                 states, evidence, cancellationToken);
-            decisions.Add(new ReceiptDecision
-            {
-                Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = granted, EventId = e.Id, Hash = e.Hash,
-            });
+            decisions.Add(ReceiptDecision.From(e));
         }
 
         await ConsentChanges.NotifyAsync(db, customerId, purposes.Keys, cancellationToken);
@@ -343,11 +340,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             .Where(e => e.CustomerId == customerId && e.ReceiptId == receiptId)
             .OrderBy(e => e.Seq)
             .ToListAsync(cancellationToken);
-        return ToResponse(receipt, events.Select(e => new ReceiptDecision
-        {
-            Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = e.Decision == Decision.Granted,
-            EventId = e.Id, Hash = e.Hash,
-        }).ToList());
+        return ToResponse(receipt, events.Select(ReceiptDecision.From).ToList());
     }
 
     private static ReceiptResponse ToResponse(Receipt receipt, IReadOnlyList<ReceiptDecision> decisions) => new()

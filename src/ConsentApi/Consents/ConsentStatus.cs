@@ -6,7 +6,12 @@ public enum ConsentStatus { None, Granted, Revoked, Expired, Outdated }
 
 /// <summary>What a purpose says about consent, reduced to what the status rules need.</summary>
 public sealed record PurposeTerms(string Key, PurposeStatus Status, int CurrentVersion, int ReconsentFromVersion,
-    ConsentModel ConsentModel, bool HonorsGpc);
+    ConsentModel ConsentModel, bool HonorsGpc)
+{
+    /// <summary>The terms of a purpose already in memory with its current version (queries project them in SQL).</summary>
+    public static PurposeTerms Of(Purpose purpose, PurposeVersion current) => new(purpose.Key, purpose.Status,
+        purpose.CurrentVersion, purpose.ReconsentFromVersion, current.ConsentModel, current.HonorsGpc);
+}
 
 /// <summary>The answer to "is consent active?" for one customer and purpose.</summary>
 public readonly record struct ConsentVerdict(ConsentStatus Status, bool Active, string Reason);

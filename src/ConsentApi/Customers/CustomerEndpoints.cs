@@ -36,19 +36,15 @@ public static class CustomerEndpoints
     public static async Task<Ok<CustomerExport>> Export(string customerId, ConsentDbContext db, ConsentChecker checker,
         FieldEncryption encryption, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
-        var (view, records) = await LoadAsync(customerId, db, checker, clock, cancellationToken);
+        var (view, records, events) = await LoadAsync(customerId, db, checker, clock, cancellationToken);
         // Every receipt, rebuilt from the events already read (one query, not one per receipt).
-        var byReceipt = view.History.GroupBy(e => e.ReceiptId).ToDictionary(g => g.Key, g => g.OrderBy(e => e.Sequence).ToList());
+        var byReceipt = events.GroupBy(e => e.ReceiptId).ToDictionary(g => g.Key, g => g.OrderBy(e => e.Seq).ToList());
         var receipts = (await db.Receipts.AsNoTracking().Where(r => r.CustomerId == customerId)
                 .OrderBy(r => r.IssuedAt).Take(MaxItems).ToListAsync(cancellationToken))
             .Select(r => new ReceiptResponse
             {
                 ReceiptId = r.Id, CustomerId = r.CustomerId, IssuedAt = r.IssuedAt, Source = r.Source, CollectionPoint = r.CollectionPoint,
-                Decisions = byReceipt.GetValueOrDefault(r.Id, []).Select(e => new ReceiptDecision
-                {
-                    Purpose = e.PurposeKey, PurposeVersion = e.PurposeVersion, Granted = e.Decision == Decision.Granted,
-                    EventId = e.Id, Hash = e.Hash,
-                }).ToList(),
+                Decisions = byReceipt.GetValueOrDefault(r.Id, []).Select(ReceiptDecision.From).ToList(),
             }).ToList();
 
         var export = new CustomerExport
@@ -84,7 +80,7 @@ public static class CustomerEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<(Customer360Response View, List<DataRecord> Records)> LoadAsync(string customerId, ConsentDbContext db,
+    private static async Task<(Customer360Response View, List<DataRecord> Records, List<ConsentEvent> Events)> LoadAsync(string customerId, ConsentDbContext db,
         ConsentChecker checker, TimeProvider clock, CancellationToken cancellationToken)
     {
         var now = clock.UtcNow();
@@ -123,6 +119,6 @@ public static class CustomerEndpoints
             Deletions = deletions.Select(DeletionResponse.From).ToList(),
             Breaches = [],
         };
-        return (view, records);
+        return (view, records, events);
     }
 }

@@ -29,8 +29,7 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
         Receipt? receipt = null;
         foreach (var p in purposes)
         {
-            var terms = new PurposeTerms(p.Purpose.Key, p.Purpose.Status, p.Purpose.CurrentVersion, p.Purpose.ReconsentFromVersion,
-                p.Current.ConsentModel, p.Current.HonorsGpc);
+            var terms = PurposeTerms.Of(p.Purpose, p.Current);
             if (!ConsentRules.Evaluate(states.GetValueOrDefault(p.Purpose.Key), terms, now, gpcSignal: false).Active)
             {
                 continue;

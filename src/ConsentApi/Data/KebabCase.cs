@@ -8,8 +8,6 @@ public static class KebabCase
 {
     public static string Name<T>(T value) where T : struct, Enum => Names<T>.ToName[value];
 
-    public static T Parse<T>(string name) where T : struct, Enum => Names<T>.FromName[name];
-
     public static ValueConverter<T, string> Converter<T>() where T : struct, Enum =>
         new(v => Names<T>.ToName[v], s => Names<T>.FromName[s]);
 

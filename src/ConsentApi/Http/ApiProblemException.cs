@@ -11,8 +11,4 @@ public sealed class ApiProblemException(int status, string type, string title, s
     public string Type { get; } = type;
     public string Title { get; } = title;
     public IDictionary<string, string[]>? Errors { get; } = errors;
-
-    public static ApiProblemException Unprocessable(string field, string message) =>
-        new(StatusCodes.Status422UnprocessableEntity, ProblemTypes.ValidationFailed,
-            "The request cannot be processed", message, new Dictionary<string, string[]> { [field] = [message] });
 }

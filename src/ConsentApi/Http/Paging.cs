@@ -21,6 +21,27 @@ public static class Paging
     // Strict: a cursor that is not UTF-8 text was not made by Encode.
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>
+    /// Reads a list's <c>cursor</c> and <c>limit</c>: the page size and the position after which the
+    /// page starts, or the 400 problem naming the parameter at fault. <paramref name="isPosition"/>
+    /// checks that a decoded cursor has the shape this list issues.
+    /// </summary>
+    public static (int Take, string? After, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem? Problem) Read(
+        string? cursor, int? limit, Func<string, bool>? isPosition = null)
+    {
+        if (CheckLimit(limit) is { } limitError)
+        {
+            return (0, null, Problems.Validation("limit", limitError));
+        }
+
+        if (!TryDecode(cursor, out var after) || (after is not null && isPosition?.Invoke(after) == false))
+        {
+            return (0, null, Problems.Validation("cursor", "'cursor' is not a cursor this API issued."));
+        }
+
+        return (limit ?? DefaultLimit, after, null);
+    }
+
     public static string Encode(string position) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(position));
 
     public static bool TryDecode(string? cursor, out string? position)

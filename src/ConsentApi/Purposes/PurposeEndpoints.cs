@@ -36,17 +36,12 @@ public static class PurposeEndpoints
             return Problems.Validation("status", "'status' must be 'active' or 'all'.");
         }
 
-        if (Paging.CheckLimit(limit) is { } limitError)
+        var (take, after, problem) = Paging.Read(cursor, limit);
+        if (problem is not null)
         {
-            return Problems.Validation("limit", limitError);
+            return problem;
         }
 
-        if (!Paging.TryDecode(cursor, out var after))
-        {
-            return Problems.Validation("cursor", "'cursor' is not a cursor this API issued.");
-        }
-
-        var take = limit ?? Paging.DefaultLimit;
         var query = db.Purposes.AsNoTracking();
         if (status != "all")
         {
