@@ -1,6 +1,5 @@
 using ConsentApi.Data;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Memory;
 using Npgsql;
 
 namespace ConsentApi.Consents;
@@ -41,98 +40,6 @@ public static class ConsentChanges
                 break;
         }
     }
-}
-
-/// <summary><c>ConsentCache:MaxStalenessMs</c>: how old a cached answer may be; 0 turns the cache off.</summary>
-public sealed class ConsentCacheSettings
-{
-    public int MaxStalenessMs { get; set; } = 1000;
-    public int MaxEntries { get; set; } = 200_000;
-}
-
-/// <summary>
-/// Each node's cache of consent states and purpose terms, for checks that skip the database.
-/// Entries are evicted when a NOTIFY says they changed, and in any case re-read once older than
-/// MaxStalenessMs: that bound holds even while notifications are not arriving. Collection never
-/// trusts it — its consent check runs inside the storing transaction (DESIGN.md, invariant 3).
-/// </summary>
-public sealed class ConsentCache : IDisposable
-{
-    private readonly MemoryCache _entries;
-    private readonly TimeSpan _maxStaleness;
-
-    public ConsentCache(ConsentCacheSettings settings)
-    {
-        _maxStaleness = TimeSpan.FromMilliseconds(settings.MaxStalenessMs);
-        _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = settings.MaxEntries });
-    }
-
-    public bool Enabled => _maxStaleness > TimeSpan.Zero;
-
-    private sealed record Cached<T>(T? Value);
-
-    // Evictions bump a counter; an answer read from the database is cached only if no eviction
-    // happened since the read began — otherwise a read that raced a change could cache the old
-    // state again after its notification evicted it.
-    private long _evictions;
-
-    /// <summary>Take before reading from the database; pass to Set.</summary>
-    public long Generation() => Interlocked.Read(ref _evictions);
-
-    public bool TryGetState(string customerId, string purposeKey, out ConsentState? state) =>
-        TryGet(StateKey(customerId, purposeKey), out state);
-
-    public void SetState(string customerId, string purposeKey, ConsentState? state, long generation) =>
-        Set(StateKey(customerId, purposeKey), state, generation);
-
-    /// <summary>A cached null means "no such purpose" (cached too, so unknown purposes cost nothing).</summary>
-    public bool TryGetTerms(string purposeKey, out PurposeTerms? terms) => TryGet(TermsKey(purposeKey), out terms);
-
-    public void SetTerms(string purposeKey, PurposeTerms? terms, long generation) => Set(TermsKey(purposeKey), terms, generation);
-
-    public void Evict(string customerId, string purposeKey)
-    {
-        Interlocked.Increment(ref _evictions);
-        _entries.Remove(StateKey(customerId, purposeKey));
-    }
-
-    public void EvictPurpose(string purposeKey)
-    {
-        Interlocked.Increment(ref _evictions);
-        _entries.Remove(TermsKey(purposeKey));
-    }
-
-    public void Clear()
-    {
-        Interlocked.Increment(ref _evictions);
-        _entries.Clear();
-    }
-
-    private bool TryGet<T>(string key, out T? value) where T : class
-    {
-        if (Enabled && _entries.TryGetValue(key, out Cached<T>? cached) && cached is not null)
-        {
-            value = cached.Value;
-            return true;
-        }
-
-        value = null;
-        return false;
-    }
-
-    private void Set<T>(string key, T? value, long generation) where T : class
-    {
-        if (Enabled && Interlocked.Read(ref _evictions) == generation)
-        {
-            _entries.Set(key, new Cached<T>(value), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = _maxStaleness, Size = 1 });
-        }
-    }
-
-    private static string StateKey(string customerId, string purposeKey) => string.Concat("s\u001f", customerId, "\u001f", purposeKey);
-
-    private static string TermsKey(string purposeKey) => "p\u001f" + purposeKey;
-
-    public void Dispose() => _entries.Dispose();
 }
 
 /// <summary>
