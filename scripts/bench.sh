@@ -32,10 +32,10 @@ mkdir -p "$out"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-echo "building (Release)" >&2
-dotnet build src/ConsentApi -c Release -nologo -v quiet >/dev/null
+echo "publishing (Release, ReadyToRun, as the container image does)" >&2
+api_out=$repo/$out/api
+dotnet publish src/ConsentApi -c Release --use-current-runtime --self-contained false -o "$api_out" -nologo -v quiet >/dev/null
 dotnet build tests/ConsentApi.Benchmarks -c Release -nologo -v quiet >/dev/null
-api_out=$repo/src/ConsentApi/bin/Release/net10.0
 bench_dll=$repo/tests/ConsentApi.Benchmarks/bin/Release/net10.0/ConsentApi.Benchmarks.dll
 
 # A fresh database every time, so that every run measures the same amount of data.

@@ -17,9 +17,14 @@ public static class AuthSetup
         }
 
         builder.Services.AddMemoryCache();
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, o =>
-                o.BootstrapKeyHash = string.IsNullOrEmpty(bootstrap) ? null : Encoding.ASCII.GetBytes(ApiKey.Hash(bootstrap)));
+        builder.Services.AddSingleton(new BootstrapKey(string.IsNullOrEmpty(bootstrap) ? null : Encoding.ASCII.GetBytes(ApiKey.Hash(bootstrap))));
+        // Registered, so that each request's handler comes from the container rather than from reflection.
+        builder.Services.AddTransient<ApiKeyAuthenticationHandler>();
+        builder.Services.AddAuthentication(options =>
+        {
+            options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            options.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
+        });
 
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin))

@@ -21,12 +21,30 @@ public sealed record RequestSignals(bool Gpc, Evidence Evidence)
 /// the first <c>Sec-GPC: 1</c> for a purpose that honours it is recorded as a revocation first.
 /// Answers come from the node's <see cref="ConsentCache"/> when it has them.
 /// </summary>
-public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, ConsentLedger ledger, TimeProvider clock)
+public sealed class ConsentChecker(IServiceProvider services, ConsentCache cache, TimeProvider clock)
 {
     private static readonly Expression<Func<Purpose, PurposeTerms>> TermsOf = p => new PurposeTerms(
         p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
         p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
         p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc);
+
+    // A miss costs one statement: the purpose joined once to its current version, and the customer's
+    // state by primary key. Compiled, so EF does not translate the LINQ again on every miss.
+    private static readonly Func<ConsentDbContext, string, string, Task<TermsAndState?>> ReadOne = EF.CompileAsyncQuery(
+        (ConsentDbContext db, string purpose, string customerId) =>
+            (from p in db.Purposes.AsNoTracking()
+             join v in db.PurposeVersions on new { Key = p.Key, Version = p.CurrentVersion } equals new { Key = v.PurposeKey, v.Version }
+             from s in db.ConsentStates.AsNoTracking().Where(s => s.CustomerId == customerId && s.PurposeKey == p.Key).DefaultIfEmpty()
+             where p.Key == purpose
+             select new TermsAndState(
+                 new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion, v.ConsentModel, v.HonorsGpc), s))
+            .FirstOrDefault());
+
+    private sealed record TermsAndState(PurposeTerms Terms, ConsentState? State);
+
+    // Resolved on first use only: a check answered from the cache must not cost a DbContext from the pool.
+    private ConsentDbContext? _db;
+    private ConsentDbContext Db => _db ??= services.GetRequiredService<ConsentDbContext>();
 
     public sealed record Check(string CustomerId, string Purpose, PurposeTerms? Terms, ConsentState? State, ConsentVerdict? Verdict);
 
@@ -36,16 +54,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
         if (!cache.TryGetTerms(purpose, out var terms) || !cache.TryGetState(customerId, purpose, out var state))
         {
             var generation = cache.Generation();
-            // One round trip for both, then remembered.
-            var found = await db.Purposes.AsNoTracking().Where(p => p.Key == purpose)
-                .Select(p => new
-                {
-                    Terms = new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                        p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-                        p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc),
-                    State = db.ConsentStates.FirstOrDefault(s => s.CustomerId == customerId && s.PurposeKey == p.Key),
-                })
-                .FirstOrDefaultAsync(cancellationToken);
+            var found = await ReadOne(Db, purpose, customerId);
             terms = found?.Terms;
             state = found?.State;
             cache.SetTerms(purpose, terms, generation);
@@ -87,7 +96,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
         var termsGeneration = cache.Generation();
         if (missingKeys.Count > 0)
         {
-            var loaded = await db.Purposes.AsNoTracking().Where(p => missingKeys.Contains(p.Key)).Select(TermsOf)
+            var loaded = await Db.Purposes.AsNoTracking().Where(p => missingKeys.Contains(p.Key)).Select(TermsOf)
                 .ToDictionaryAsync(t => t.Key, cancellationToken);
             foreach (var key in missingKeys)
             {
@@ -115,7 +124,7 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
         {
             var customers = missing.Select(p => p.CustomerId).ToArray();
             var purposes = missing.Select(p => p.Purpose).ToArray();
-            var loaded = await db.ConsentStates.FromSql($"""
+            var loaded = await Db.ConsentStates.FromSql($"""
                     SELECT s.* FROM consent_states s
                     JOIN unnest({customers}::text[], {purposes}::text[]) AS q(customer_id, purpose_key)
                       ON s.customer_id = q.customer_id AND s.purpose_key = q.purpose_key
@@ -156,9 +165,9 @@ public sealed class ConsentChecker(ConsentDbContext db, ConsentCache cache, Cons
     private async Task<ConsentState?> RecordGpcAsync(string customerId, string purpose, RequestSignals signals,
         CancellationToken cancellationToken)
     {
-        await ledger.RecordGpcSignalAsync(customerId, purpose, signals.Evidence, cancellationToken);
+        await services.GetRequiredService<ConsentLedger>().RecordGpcSignalAsync(customerId, purpose, signals.Evidence, cancellationToken);
         cache.Evict(customerId, purpose);
-        return await db.ConsentStates.AsNoTracking()
+        return await Db.ConsentStates.AsNoTracking()
             .FirstOrDefaultAsync(s => s.CustomerId == customerId && s.PurposeKey == purpose, cancellationToken);
     }
 }

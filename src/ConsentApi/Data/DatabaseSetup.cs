@@ -16,13 +16,30 @@ public static partial class DatabaseSetup
         }
 
         builder.Services.AddDbContextPool<ConsentDbContext>(options => options
-            .UseNpgsql(connectionString)
+            .UseNpgsql(WithPreparedStatements(connectionString))
             .UseSnakeCaseNamingConvention()
             // A failed command surfaces as an exception: handled ones (a unique violation that answers
             // 409, the history table a fresh database lacks) are not errors, unhandled ones are logged
             // once by the exception handler.
             .ConfigureWarnings(w => w.Log((RelationalEventId.CommandError, LogLevel.Debug))));
         return builder;
+    }
+
+    /// <summary>
+    /// Statements the API runs over and over (the consent check, the save's statements) are prepared on
+    /// the server once per connection instead of parsed and planned every time, unless the connection
+    /// string says otherwise (<c>Max Auto Prepare=0</c> turns it off, e.g. behind PgBouncer older than 1.21).
+    /// </summary>
+    internal static string WithPreparedStatements(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
+            && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 50;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>

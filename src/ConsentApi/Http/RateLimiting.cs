@@ -1,8 +1,7 @@
+using System.Collections.Concurrent;
 using System.Globalization;
-using System.Threading.RateLimiting;
 using ConsentApi.Auth;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace ConsentApi.Http;
 
@@ -14,10 +13,17 @@ public sealed class RateLimitSettings
 }
 
 /// <summary>
-/// Per-credential rate limiting with the ASP.NET Core rate limiter (a fixed window per partition),
-/// and the <c>RateLimit-Limit</c> / <c>RateLimit-Remaining</c> / <c>RateLimit-Reset</c> headers on
-/// every limited answer, read from the very limiter that decides.
+/// Per-credential rate limiting: a fixed window per partition (a credential, or a client address
+/// when anonymous) that starts with the partition's first request, and the <c>RateLimit-Limit</c> /
+/// <c>RateLimit-Remaining</c> / <c>RateLimit-Reset</c> headers on every limited answer, from the
+/// same counter that decides. Endpoints marked <c>DisableRateLimiting()</c> are not counted.
 /// </summary>
+/// <remarks>
+/// Not the ASP.NET Core rate limiter: its partitioned limiter takes one process-wide lock on every
+/// request, and with one busy credential that lock was where request threads queued (a third of
+/// the sampled request time under load; docs/benchmarks.md). Here a request is one dictionary read
+/// and one interlocked increment.
+/// </remarks>
 public static class RateLimiting
 {
     public const string LimitHeader = "RateLimit-Limit";
@@ -32,49 +38,46 @@ public static class RateLimiting
             throw new InvalidOperationException("RateLimiting:PermitLimit and RateLimiting:WindowSeconds must be at least 1.");
         }
 
-        var windows = new RateLimitWindows(settings);
-        builder.Services.AddSingleton(windows);
-        builder.Services.AddRateLimiter(options =>
-        {
-            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                RateLimitPartition.Get(PartitionKey(context), windows.Create));
-            options.OnRejected = async (rejected, cancellationToken) =>
-            {
-                var http = rejected.HttpContext;
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
-                    ? (int)Math.Ceiling(wait.TotalSeconds)
-                    : settings.WindowSeconds;
-                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
-                windows.WriteHeaders(http, PartitionKey(http));
-                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = http,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Type = ProblemTypes.RateLimited,
-                        Title = "Too many requests",
-                        Detail = $"This credential may make {settings.PermitLimit} requests per {settings.WindowSeconds} s; retry after {retryAfter} s.",
-                    },
-                });
-            };
-        });
+        builder.Services.AddSingleton(new RateLimitWindows(settings));
         return builder;
     }
 
-    /// <summary>Rate limiting, then the headers that tell the client where it stands.</summary>
+    /// <summary>Counts the request against its partition; past the limit answers 429 without running the endpoint.</summary>
     public static IApplicationBuilder UseConsentRateLimiting(this IApplicationBuilder app)
     {
-        app.UseRateLimiter();
+        var windows = app.ApplicationServices.GetRequiredService<RateLimitWindows>();
         return app.Use(async (context, next) =>
         {
-            if (context.GetEndpoint()?.Metadata.GetMetadata<DisableRateLimitingAttribute>() is null)
+            if (context.GetEndpoint()?.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
             {
-                context.RequestServices.GetRequiredService<RateLimitWindows>().WriteHeaders(context, PartitionKey(context));
+                await next(context);
+                return;
             }
 
-            await next(context);
+            var (allowed, remaining, resetSeconds) = windows.Acquire(PartitionKey(context));
+            var headers = context.Response.Headers;
+            headers[LimitHeader] = windows.LimitText;
+            headers[RemainingHeader] = remaining.ToString(CultureInfo.InvariantCulture);
+            headers[ResetHeader] = resetSeconds.ToString(CultureInfo.InvariantCulture);
+            if (allowed)
+            {
+                await next(context);
+                return;
+            }
+
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            headers.RetryAfter = resetSeconds.ToString(CultureInfo.InvariantCulture);
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status429TooManyRequests,
+                    Type = ProblemTypes.RateLimited,
+                    Title = "Too many requests",
+                    Detail = $"This credential may make {windows.Settings.PermitLimit} requests per {windows.Settings.WindowSeconds} s; retry after {resetSeconds} s.",
+                },
+            });
         });
     }
 
@@ -85,57 +88,68 @@ public static class RateLimiting
             : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 }
 
-/// <summary>
-/// The limiter of each partition, kept where the header middleware can read its statistics. The
-/// rate limiter owns and disposes the limiters; this only remembers them while they are in use.
-/// </summary>
-public sealed class RateLimitWindows(RateLimitSettings settings) : IDisposable
+/// <summary>The fixed windows of every partition seen lately; partitions idle for a whole window are dropped.</summary>
+public sealed class RateLimitWindows : IDisposable
 {
-    private readonly MemoryCache _windows = new(new MemoryCacheOptions());
-    private readonly TimeSpan _window = TimeSpan.FromSeconds(settings.WindowSeconds);
+    private readonly ConcurrentDictionary<string, Partition> _partitions = new(StringComparer.Ordinal);
+    private readonly long _windowMs;
+    private readonly Timer _sweep;
 
-    private sealed record Window(FixedWindowRateLimiter Limiter, long StartedAt);
-
-    public RateLimiter Create(string partitionKey)
+    public RateLimitWindows(RateLimitSettings settings)
     {
-        // AutoReplenishment gives each limiter its own timer, so windows start at StartedAt + k·Window exactly.
-        var limiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = settings.PermitLimit,
-            Window = _window,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
-        _windows.Set(partitionKey, new Window(limiter, Environment.TickCount64),
-            new MemoryCacheEntryOptions { SlidingExpiration = _window + TimeSpan.FromMinutes(1) });
-        return limiter;
+        Settings = settings;
+        LimitText = settings.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        _windowMs = settings.WindowSeconds * 1000L;
+        _sweep = new Timer(_ => Sweep(), null, _windowMs, _windowMs);
     }
 
-    public void WriteHeaders(HttpContext context, string partitionKey)
+    public RateLimitSettings Settings { get; }
+
+    public string LimitText { get; }
+
+    // A window never changes its start: a new window is a new object, swapped in by compare-and-swap,
+    // so a count can only ever be added to the window it was read from.
+    private sealed class Window(long startMs)
     {
-        if (!_windows.TryGetValue(partitionKey, out Window? window) || window is null)
-        {
-            return;
-        }
-
-        long remaining;
-        try
-        {
-            remaining = window.Limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
-        }
-        catch (ObjectDisposedException)
-        {
-            return; // idle limiter already dropped by the rate limiter; a new one is made on the next request
-        }
-
-        var windowMs = (long)_window.TotalMilliseconds;
-        var elapsed = (Environment.TickCount64 - window.StartedAt) % windowMs;
-        var resetSeconds = (long)Math.Ceiling((windowMs - elapsed) / 1000.0);
-        var headers = context.Response.Headers;
-        headers[RateLimiting.LimitHeader] = settings.PermitLimit.ToString(CultureInfo.InvariantCulture);
-        headers[RateLimiting.RemainingHeader] = remaining.ToString(CultureInfo.InvariantCulture);
-        headers[RateLimiting.ResetHeader] = resetSeconds.ToString(CultureInfo.InvariantCulture);
+        public readonly long StartMs = startMs;
+        public long Count;
     }
 
-    public void Dispose() => _windows.Dispose();
+    private sealed class Partition(Window first)
+    {
+        public Window Current = first;
+    }
+
+    /// <summary>Takes a permit if one is left: whether it was, how many remain, and the seconds until the window resets.</summary>
+    public (bool Allowed, long Remaining, long ResetSeconds) Acquire(string partitionKey)
+    {
+        var now = Environment.TickCount64;
+        var partition = _partitions.GetOrAdd(partitionKey, static (_, start) => new Partition(new Window(start)), now);
+        var window = Volatile.Read(ref partition.Current);
+        if (now - window.StartMs >= _windowMs)
+        {
+            // Windows follow one another from the partition's first request, like a fixed-window limiter's timer.
+            var fresh = new Window(now - (now - window.StartMs) % _windowMs);
+            Interlocked.CompareExchange(ref partition.Current, fresh, window);
+            window = Volatile.Read(ref partition.Current);
+        }
+
+        var taken = Interlocked.Increment(ref window.Count);
+        var resetSeconds = Math.Max(1, (window.StartMs + _windowMs - now + 999) / 1000);
+        return (taken <= Settings.PermitLimit, Math.Max(0, Settings.PermitLimit - taken), resetSeconds);
+    }
+
+    private void Sweep()
+    {
+        var now = Environment.TickCount64;
+        foreach (var (key, partition) in _partitions)
+        {
+            if (now - Volatile.Read(ref partition.Current).StartMs >= 2 * _windowMs)
+            {
+                _partitions.TryRemove(key, out _);
+            }
+        }
+    }
+
+    public void Dispose() => _sweep.Dispose();
 }
