@@ -16,7 +16,7 @@ public static partial class DatabaseSetup
         }
 
         builder.Services.AddDbContextPool<ConsentDbContext>(options => options
-            .UseNpgsql(WithPreparedStatements(connectionString))
+            .UseNpgsql(WithPoolDefaults(connectionString))
             .UseSnakeCaseNamingConvention()
             // A failed command surfaces as an exception: handled ones (a unique violation that answers
             // 409, the history table a fresh database lacks) are not errors, unhandled ones are logged
@@ -26,21 +26,32 @@ public static partial class DatabaseSetup
     }
 
     /// <summary>
-    /// Statements the API runs over and over (the consent check, the save's statements) are prepared on
-    /// the server once per connection instead of parsed and planned every time, unless the connection
-    /// string says otherwise (<c>Max Auto Prepare=0</c> turns it off, e.g. behind PgBouncer older than 1.21).
+    /// Pool settings for the request path, unless the connection string says otherwise. Statements the
+    /// API runs over and over (the consent check, the save's statements) are prepared on the server once
+    /// per connection instead of parsed and planned every time (<c>Max Auto Prepare=0</c> turns that off,
+    /// e.g. behind PgBouncer older than 1.21). And a connection going back to the pool is not reset:
+    /// with prepared statements Npgsql cannot reset with one <c>DISCARD ALL</c> and sends seven
+    /// statements instead, on every open; nothing here leaves session state on a pooled connection
+    /// (LISTEN and the migration lock use connections of their own, settings are <c>SET LOCAL</c>).
     /// </summary>
-    internal static string WithPreparedStatements(string connectionString)
+    internal static string WithPoolDefaults(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
-            && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        if (!Mentions(connectionString, "Max Auto Prepare", "MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 50;
         }
 
+        if (!Mentions(connectionString, "No Reset On Close", "NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
         return builder.ConnectionString;
     }
+
+    private static bool Mentions(string connectionString, params string[] keys) =>
+        keys.Any(k => connectionString.Contains(k, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// Applies pending migrations when <c>Database:ApplyMigrationsOnStartup</c> is true. Nodes that
@@ -68,8 +79,10 @@ public static partial class DatabaseSetup
         var strategy = db.Database.CreateExecutionStrategy();
         await strategy.ExecuteAsync(async () =>
         {
-            // A session-level lock on a connection of our own, held across the migration transactions.
-            await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+            // A session-level lock on a connection of our own (never pooled: the lock must end with it),
+            // held across the migration transactions.
+            await using var connection = new NpgsqlConnection(
+                new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false }.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLockKey})", connection))
             {
