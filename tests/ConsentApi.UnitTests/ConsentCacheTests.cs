@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using ConsentApi.Consents;
 using ConsentApi.Purposes;
 
@@ -44,6 +46,66 @@ public sealed class ConsentCacheTests
 
         Assert.False(cache.TryGetTerms("newsletter", out _));
         Assert.False(cache.TryGetState("c-42", "newsletter", out _));
+    }
+
+    [Fact]
+    public void CoalescedNotification_EvictsEveryStateAndPurposeItNames()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        cache.SetState("c-42", "newsletter", State(), cache.Generation());
+        cache.SetState("c-43", "newsletter", State(), cache.Generation());
+        cache.SetState("c-44", "newsletter", State(), cache.Generation());
+        cache.SetTerms("newsletter", Terms, cache.Generation());
+
+        ConsentChanges.Apply(cache, "s\u001fc-42\u001fnewsletter\u001es\u001fc-43\u001fnewsletter\u001ep\u001fnewsletter");
+
+        Assert.False(cache.TryGetState("c-42", "newsletter", out _));
+        Assert.False(cache.TryGetState("c-43", "newsletter", out _));
+        Assert.False(cache.TryGetTerms("newsletter", out _));
+        Assert.True(cache.TryGetState("c-44", "newsletter", out _));
+    }
+
+    [Fact]
+    public void CoalescedNotification_WithAnItemNotUnderstood_ClearsEverything()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        cache.SetState("c-44", "newsletter", State(), cache.Generation());
+
+        ConsentChanges.Apply(cache, "s\u001fc-42\u001fnewsletter\u001e" + ConsentChanges.ItemOf("webhook.from-a-newer-node", "c-42", null));
+
+        Assert.False(cache.TryGetState("c-44", "newsletter", out _));
+    }
+
+    [Fact]
+    public void OutboxRows_BecomeTheItemsTheListenerEvicts()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        cache.SetState("c-42", "newsletter", State(), cache.Generation());
+        cache.SetTerms("newsletter", Terms, cache.Generation());
+
+        foreach (var payload in ConsentChanges.Payloads(
+            [ConsentChanges.ItemOf(OutboxTopics.ConsentRevoked, "c-42", "newsletter"), ConsentChanges.ItemOf(OutboxTopics.PurposeChanged, null, "newsletter")]))
+        {
+            ConsentChanges.Apply(cache, payload);
+        }
+
+        Assert.False(cache.TryGetState("c-42", "newsletter", out _));
+        Assert.False(cache.TryGetTerms("newsletter", out _));
+    }
+
+    [Fact]
+    public void Payloads_StayUnderPostgresLimit_AndCarryEachItemOnce()
+    {
+        // 128-character customer ids of three-byte characters: 389 bytes per item.
+        var items = Enumerable.Range(0, 500)
+            .Select(i => ConsentChanges.ItemOf(OutboxTopics.ConsentGranted, i.ToString("D4", CultureInfo.InvariantCulture) + new string('€', 124), "newsletter"))
+            .ToList();
+
+        var payloads = ConsentChanges.Payloads(items.Concat(items));
+
+        Assert.All(payloads, p => Assert.True(Encoding.UTF8.GetByteCount(p) < 8000, $"{Encoding.UTF8.GetByteCount(p)} bytes"));
+        Assert.True(payloads.Count < 50, $"{payloads.Count} payloads: packed too loosely");
+        Assert.Equal(items, payloads.SelectMany(p => p.Split('\u001e')));
     }
 
     [Fact]

@@ -1,43 +1,89 @@
-using ConsentApi.Data;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace ConsentApi.Consents;
 
 /// <summary>
-/// How nodes learn that consent changed: a PostgreSQL NOTIFY on <see cref="Channel"/>. For a
-/// consent state it is sent inside the changing transaction, so it is delivered exactly when (and
-/// only if) the change commits; for a purpose, right after its change committed.
+/// How nodes learn that consent changed: a PostgreSQL NOTIFY on <see cref="Channel"/>, sent by
+/// <see cref="OutboxDispatcher"/> for the outbox rows that changing transactions wrote (never by the
+/// changing transaction itself: a NOTIFY inside it takes a database-wide lock until its commit is
+/// flushed, so notifying transactions commit one at a time). A payload names many changes: items
+/// separated by U+001E, each <c>s␟customer␟purpose</c> (a consent state) or <c>p␟purpose</c> (a
+/// purpose's terms), fields separated by U+001F — neither can occur in a customer id or purpose key.
 /// </summary>
 public static class ConsentChanges
 {
     public const string Channel = "consent_changed";
-    private const char Separator = '\u001f';
 
-    public static Task NotifyAsync(ConsentDbContext db, string customerId, IReadOnlyCollection<string> purposeKeys,
-        CancellationToken cancellationToken)
+    /// <summary>PostgreSQL refuses a payload of 8,000 bytes or more.</summary>
+    internal const int MaxPayloadBytes = 7999;
+
+    private const char Separator = '\u001f';
+    private const char ItemSeparator = '\u001e';
+
+    /// <summary>Understood by no node, so every node clears its cache (see <see cref="Apply"/>).</summary>
+    private const string ClearEverything = "*";
+
+    /// <summary>What an outbox row means to the caches.</summary>
+    internal static string ItemOf(string topic, string? customerId, string? purposeKey) => topic switch
     {
-        var payloads = purposeKeys.Select(k => $"s{Separator}{customerId}{Separator}{k}").ToArray();
-        return db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, p) FROM unnest({payloads}::text[]) AS p", cancellationToken);
+        OutboxTopics.ConsentGranted or OutboxTopics.ConsentRevoked or OutboxTopics.ConsentExpired
+            when customerId is not null && purposeKey is not null => $"s{Separator}{customerId}{Separator}{purposeKey}",
+        OutboxTopics.PurposeChanged when purposeKey is not null => $"p{Separator}{purposeKey}",
+        // A topic this node does not know may be a change written by a newer node: forget everything rather than nothing.
+        _ => ClearEverything,
+    };
+
+    /// <summary>The items packed into as few payloads as fit under <see cref="MaxPayloadBytes"/>, each item once.</summary>
+    internal static List<string> Payloads(IEnumerable<string> items)
+    {
+        var payloads = new List<string>();
+        var current = new System.Text.StringBuilder();
+        var bytes = 0;
+        foreach (var item in items.Distinct(StringComparer.Ordinal))
+        {
+            var size = System.Text.Encoding.UTF8.GetByteCount(item);
+            if (current.Length > 0 && bytes + 1 + size > MaxPayloadBytes)
+            {
+                payloads.Add(current.ToString());
+                current.Clear();
+                bytes = 0;
+            }
+
+            if (current.Length > 0)
+            {
+                current.Append(ItemSeparator);
+                bytes++;
+            }
+
+            current.Append(item);
+            bytes += size;
+        }
+
+        if (current.Length > 0)
+        {
+            payloads.Add(current.ToString());
+        }
+
+        return payloads;
     }
 
-    public static Task NotifyPurposeAsync(ConsentDbContext db, string purposeKey, CancellationToken cancellationToken) =>
-        db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {"p" + Separator + purposeKey})", cancellationToken);
-
+    /// <summary>Evicts what a payload names; an item not understood clears the whole cache (the safe answer).</summary>
     internal static void Apply(ConsentCache cache, string payload)
     {
-        var parts = payload.Split(Separator);
-        switch (parts)
+        foreach (var item in payload.Split(ItemSeparator))
         {
-            case ["s", var customerId, var purposeKey]:
-                cache.Evict(customerId, purposeKey);
-                break;
-            case ["p", var purposeKey]:
-                cache.EvictPurpose(purposeKey);
-                break;
-            default:
-                cache.Clear();
-                break;
+            switch (item.Split(Separator))
+            {
+                case ["s", var customerId, var purposeKey]:
+                    cache.Evict(customerId, purposeKey);
+                    break;
+                case ["p", var purposeKey]:
+                    cache.EvictPurpose(purposeKey);
+                    break;
+                default:
+                    cache.Clear();
+                    return;
+            }
         }
     }
 }

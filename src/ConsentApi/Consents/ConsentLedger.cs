@@ -4,18 +4,27 @@ using ConsentApi.Data;
 using ConsentApi.Http;
 using ConsentApi.Purposes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 
 namespace ConsentApi.Consents;
 
 /// <summary>Who was on the other end of a save; stored apart from the events.</summary>
 public sealed record Evidence(string? IpAddress, string? UserAgent);
 
+/// <summary>What the ledger needs of the notice version a decision refers to.</summary>
+public sealed record LedgerVersion(string PurposeKey, int Version, int? ConsentLifetimeDays)
+{
+    public static LedgerVersion Of(PurposeVersion version) => new(version.PurposeKey, version.Version, version.ConsentLifetimeDays);
+}
+
 /// <summary>
 /// Appends decisions to the ledger. One save is one transaction: the customer's ledger head is
 /// locked (appends per customer take turns, so the chain never forks), every decision becomes an
-/// event, its evidence and the new consent state, and either all of it commits or none does.
+/// event, its evidence, the new consent state and its outbox message, and either all of it commits
+/// or none does.
 /// </summary>
-public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeProvider clock)
+public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, TimeProvider clock)
 {
     public const int IdempotencyKeyMaxLength = 255;
     public const int UserAgentMaxLength = 512;
@@ -27,39 +36,31 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
     {
         var requestHash = idempotencyKey is null ? null : HashRequest(request);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var head = await LockHeadAsync(customerId, cancellationToken);
-
-        if (idempotencyKey is not null)
+        var locked = await LockForSaveAsync(customerId, request.Decisions!, idempotencyKey, cancellationToken);
+        if (locked.Earlier is { } earlier)
         {
-            var earlier = await db.IdempotencyRecords.AsNoTracking()
-                .FirstOrDefaultAsync(r => r.CustomerId == customerId && r.Key == idempotencyKey, cancellationToken);
-            if (earlier is not null)
+            if (earlier.RequestHash != requestHash)
             {
-                if (earlier.RequestHash != requestHash)
-                {
-                    throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused,
-                        "Idempotency key reused", "This Idempotency-Key was used for a different request; use a new key for a new request.",
-                        new Dictionary<string, string[]> { ["Idempotency-Key"] = ["Already used with another body."] });
-                }
-
-                var first = await ReadReceiptAsync(customerId, earlier.ReceiptId, cancellationToken);
-                return new SaveResult(first!, Replayed: true);
+                throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused,
+                    "Idempotency key reused", "This Idempotency-Key was used for a different request; use a new key for a new request.",
+                    new Dictionary<string, string[]> { ["Idempotency-Key"] = ["Already used with another body."] });
             }
+
+            var first = await ReadReceiptAsync(customerId, earlier.ReceiptId, cancellationToken);
+            return new SaveResult(first!, Replayed: true);
         }
 
-        var purposes = await LoadPurposesAsync(request.Decisions!, cancellationToken);
+        var purposes = ResolveVersions(request.Decisions!, locked.Purposes);
         var receipt = NewReceipt(customerId, request.Source!.Value, request.CollectionPoint);
-        var states = await LoadStatesAsync(customerId, purposes.Keys, cancellationToken);
         var decisions = new List<ReceiptDecision>();
         foreach (var decision in request.Decisions!)
         {
             var granted = decision.Granted!.Value;
-            var e = await RecordAsync(head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
-                states, evidence, cancellationToken);
+            var e = await RecordAsync(locked.Head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
+                locked.States, evidence, cancellationToken);
             decisions.Add(ReceiptDecision.From(e));
         }
 
-        await ConsentChanges.NotifyAsync(db, customerId, purposes.Keys, cancellationToken);
         if (idempotencyKey is not null)
         {
             db.IdempotencyRecords.Add(new IdempotencyRecord
@@ -68,10 +69,10 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             });
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        await WriteAsync(cancellationToken);
         // Everything is written: commit even if the caller has gone, so that its retry (same Idempotency-Key) finds it.
         await transaction.CommitAsync(CancellationToken.None);
-        EvictLocally(customerId, purposes.Keys);
+        AfterCommit(customerId, purposes.Keys);
         return new SaveResult(ToResponse(receipt, decisions), Replayed: false);
     }
 
@@ -85,8 +86,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var head = await LockHeadAsync(customerId, cancellationToken);
-        var states = await LoadStatesAsync(customerId, [purposeKey], cancellationToken);
+        var (head, states) = await LockWithStatesAsync(customerId, purposeKey, cancellationToken);
         if (states.TryGetValue(purposeKey, out var existing) && existing.GpcSignalAt is not null)
         {
             return false; // recorded before (perhaps by a concurrent request): the customer's later choices stand
@@ -104,21 +104,17 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         var receipt = NewReceipt(customerId, ConsentSource.Gpc, "Sec-GPC");
         var e = await RecordAsync(head, receipt, version, Decision.Revoked, states, evidence, cancellationToken);
         states[purposeKey].GpcSignalAt = e.OccurredAt;
-        await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        await WriteAsync(cancellationToken);
         await transaction.CommitAsync(CancellationToken.None);
-        EvictLocally(customerId, [purposeKey]);
+        AfterCommit(customerId, [purposeKey]);
         return true;
     }
 
-    /// <summary>This node need not wait for its own notification to forget what it just changed.</summary>
-    internal void EvictLocally(string customerId, IEnumerable<string> purposeKeys)
-    {
-        foreach (var key in purposeKeys)
-        {
-            cache.Evict(customerId, key);
-        }
-    }
+    /// <summary>
+    /// Right after a commit: this node forgets what it changed (it need not wait for its own
+    /// notification) and wakes its outbox dispatcher, which tells the other nodes.
+    /// </summary>
+    internal void AfterCommit(string customerId, IEnumerable<string> purposeKeys) => outbox.ConsentsCommitted(customerId, purposeKeys);
 
     internal void LogDeletion(string customerId, string? purposeKey, int count, DeletionReason reason)
     {
@@ -159,8 +155,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
     public async Task<bool> RecordExpiryAsync(string customerId, string purposeKey, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var head = await LockHeadAsync(customerId, cancellationToken);
-        var states = await LoadStatesAsync(customerId, [purposeKey], cancellationToken);
+        var (head, states) = await LockWithStatesAsync(customerId, purposeKey, cancellationToken);
         if (!states.TryGetValue(purposeKey, out var state)
             || state is not { Decision: Decision.Granted, ExpiresAt: { } expiresAt } || expiresAt > clock.UtcNow())
         {
@@ -171,18 +166,17 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             .SingleAsync(v => v.PurposeKey == purposeKey && v.Version == state.PurposeVersion, cancellationToken);
         await RecordAsync(head, NewReceipt(customerId, ConsentSource.System, "expiry"), version, Decision.Expired, states,
             new Evidence(null, null), cancellationToken);
-        await ConsentChanges.NotifyAsync(db, customerId, [purposeKey], cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        await WriteAsync(cancellationToken);
         await transaction.CommitAsync(CancellationToken.None);
-        EvictLocally(customerId, [purposeKey]);
+        AfterCommit(customerId, [purposeKey]);
         return true;
     }
 
     /// <summary>
-    /// One decision: the event (chained to the head), its evidence, the new state and the data that a
-    /// withdrawal deletes (with its deletion-log entry) — all in the caller's transaction.
+    /// One decision: the event (chained to the head), its evidence, the new state, its outbox message
+    /// and the data that a withdrawal deletes (with its deletion-log entry) — all in the caller's transaction.
     /// </summary>
-    internal async Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision,
+    internal async Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, LedgerVersion version, Decision decision,
         Dictionary<string, ConsentState> states, Evidence evidence, CancellationToken cancellationToken,
         DeletionReason deletionReason = DeletionReason.Revocation)
     {
@@ -192,6 +186,8 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             CustomerId = head.CustomerId, EventId = e.Id, IpAddress = evidence.IpAddress, UserAgent = Truncate(evidence.UserAgent),
         });
         Fold(states, e, version);
+        // In the same transaction as the event: the other nodes hear of it exactly when (and only if) it commits.
+        ConsentOutbox.Add(db, OutboxTopics.Of(decision), head.CustomerId, e.PurposeKey, e.Id, e.OccurredAt);
         if (decision == Decision.Revoked)
         {
             // Withdrawal: records collected under a notice that said onRevoke: delete go in the same
@@ -207,10 +203,39 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         return e;
     }
 
+    /// <inheritdoc cref="RecordAsync(LedgerHead, Receipt, LedgerVersion, Decision, Dictionary{string, ConsentState}, Evidence, CancellationToken, DeletionReason)"/>
+    internal Task<ConsentEvent> RecordAsync(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision,
+        Dictionary<string, ConsentState> states, Evidence evidence, CancellationToken cancellationToken,
+        DeletionReason deletionReason = DeletionReason.Revocation) =>
+        RecordAsync(head, receipt, LedgerVersion.Of(version), decision, states, evidence, cancellationToken, deletionReason);
+
+    /// <summary>
+    /// Writes what the decisions added and changed, in one batch. Without EF's automatic savepoint (a
+    /// round trip of its own before every SaveChanges inside a transaction): a failed write here is
+    /// never retried within the transaction, which is rolled back whole.
+    /// </summary>
+    private async Task WriteAsync(CancellationToken cancellationToken)
+    {
+        db.Database.AutoSavepointsEnabled = false;
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    // The ledger-head lock: the no-op update on conflict takes the row lock and returns the row,
+    // creating the head on the customer's first event.
+    private const string LockHeadSql = """
+        INSERT INTO ledger_heads (customer_id, last_seq) VALUES ($1, 0)
+        ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
+        RETURNING last_seq, last_hash
+        """;
+
+    private const string StatesSql = """
+        SELECT purpose_key, decision, purpose_version, decided_at, expires_at, source, last_event_id, gpc_signal_at
+        FROM consent_states WHERE customer_id = $1 AND purpose_key = ANY($2)
+        """;
+
     /// <summary>Takes the customer's ledger head row lock, creating the head on the first event.</summary>
     internal async Task<LedgerHead> LockHeadAsync(string customerId, CancellationToken cancellationToken)
     {
-        // One round trip: the no-op update on conflict takes the row lock and returns the row.
         var heads = await db.LedgerHeads.FromSql($"""
             INSERT INTO ledger_heads (customer_id, last_seq) VALUES ({customerId}, 0)
             ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
@@ -219,7 +244,166 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
         return heads.Single();
     }
 
-    private ConsentEvent Append(LedgerHead head, Receipt receipt, PurposeVersion version, Decision decision, DateTimeOffset now)
+    /// <summary>
+    /// The head lock and then the state of one purpose, in one round trip. The statements of a batch
+    /// run one after the other, each with a snapshot taken when it starts: the state is read only once
+    /// the lock is held, so it includes everything the previous holder committed.
+    /// </summary>
+    private async Task<(LedgerHead Head, Dictionary<string, ConsentState> States)> LockWithStatesAsync(string customerId,
+        string purposeKey, CancellationToken cancellationToken)
+    {
+        await using var batch = NewBatch(Command(LockHeadSql, Value(customerId)), Command(StatesSql, Value(customerId), Value(new[] { purposeKey })));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var head = await ReadHeadAsync(reader, customerId, cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return (head, await ReadStatesAsync(reader, customerId, cancellationToken));
+    }
+
+    private sealed record EarlierSave(string RequestHash, Guid ReceiptId);
+
+    private sealed record PurposeRow(string Key, PurposeStatus Status, int CurrentVersion, int ReconsentFromVersion)
+    {
+        public List<LedgerVersion> Versions { get; } = [];
+    }
+
+    private sealed record LockedForSave(LedgerHead Head, EarlierSave? Earlier, Dictionary<string, PurposeRow> Purposes,
+        Dictionary<string, ConsentState> States);
+
+    /// <summary>
+    /// Everything a save reads, in one round trip: the head lock; the earlier save with the same
+    /// Idempotency-Key; the decisions' purposes, share-locked; the versions the decisions refer to;
+    /// the customer's states of those purposes. The statements of a batch run in order, each with a
+    /// snapshot taken when it starts (READ COMMITTED), so the folds keep their guarantees:
+    /// <list type="bullet">
+    /// <item>the idempotency record and the states are read once the head lock is held, so they
+    /// include everything a previous save of this customer committed (a concurrent retry with the same
+    /// key waits, then finds the first save's record);</item>
+    /// <item>the purposes are locked <c>FOR SHARE</c> by the statement that returns their columns, so a
+    /// retirement or a new version either committed before it or waits for this save's commit;</item>
+    /// <item>the versions are read by the next statement, after those locks are held, so they match
+    /// the current version just read (in one statement, a join would see versions as of its start).</item>
+    /// </list>
+    /// </summary>
+    private async Task<LockedForSave> LockForSaveAsync(string customerId, IReadOnlyList<DecisionRequest> decisions,
+        string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var keys = decisions.Select(d => d.Purpose!).ToArray();
+        var requestedVersions = decisions.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).Distinct().ToArray();
+        await using var batch = NewBatch(Command(LockHeadSql, Value(customerId)));
+        if (idempotencyKey is not null)
+        {
+            batch.BatchCommands.Add(Command("SELECT request_hash, receipt_id FROM idempotency_records WHERE customer_id = $1 AND key = $2",
+                Value(customerId), Value(idempotencyKey)));
+        }
+
+        batch.BatchCommands.Add(Command(
+            "SELECT key, status, current_version, reconsent_from_version FROM purposes WHERE key = ANY($1) FOR SHARE", Value(keys)));
+        batch.BatchCommands.Add(Command("""
+            SELECT v.purpose_key, v.version, v.consent_lifetime_days
+            FROM purpose_versions v JOIN purposes p ON p.key = v.purpose_key
+            WHERE v.purpose_key = ANY($1) AND (v.version = p.current_version OR v.version = ANY($2))
+            """, Value(keys), Value(requestedVersions)));
+        batch.BatchCommands.Add(Command(StatesSql, Value(customerId), Value(keys)));
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var head = await ReadHeadAsync(reader, customerId, cancellationToken);
+        EarlierSave? earlier = null;
+        if (idempotencyKey is not null)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                earlier = new EarlierSave(reader.GetString(0), reader.GetGuid(1));
+            }
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var purposes = new Dictionary<string, PurposeRow>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            purposes[reader.GetString(0)] = new PurposeRow(reader.GetString(0), KebabCase.Parse<PurposeStatus>(reader.GetString(1)),
+                reader.GetInt32(2), reader.GetInt32(3));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            purposes[reader.GetString(0)].Versions.Add(new LedgerVersion(reader.GetString(0), reader.GetInt32(1),
+                reader.IsDBNull(2) ? null : reader.GetInt32(2)));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        return new LockedForSave(head, earlier, purposes, await ReadStatesAsync(reader, customerId, cancellationToken));
+    }
+
+    /// <summary>A batch on EF's own connection, in its current transaction.</summary>
+    private NpgsqlBatch NewBatch(params NpgsqlBatchCommand[] commands)
+    {
+        var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(),
+            (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction());
+        foreach (var command in commands)
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        return batch;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddRange(parameters);
+        return command;
+    }
+
+    private static NpgsqlParameter<T> Value<T>(T value) => new() { TypedValue = value };
+
+    private async Task<LedgerHead> ReadHeadAsync(NpgsqlDataReader reader, string customerId, CancellationToken cancellationToken)
+    {
+        await reader.ReadAsync(cancellationToken);
+        return Track(new LedgerHead
+        {
+            CustomerId = customerId, LastSeq = reader.GetInt64(0), LastHash = reader.IsDBNull(1) ? null : reader.GetString(1),
+        }, customerId);
+    }
+
+    private async Task<Dictionary<string, ConsentState>> ReadStatesAsync(NpgsqlDataReader reader, string customerId,
+        CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<string, ConsentState>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var state = new ConsentState
+            {
+                CustomerId = customerId, PurposeKey = reader.GetString(0), Decision = KebabCase.Parse<Decision>(reader.GetString(1)),
+                PurposeVersion = reader.GetInt32(2), DecidedAt = reader.GetFieldValue<DateTimeOffset>(3),
+                ExpiresAt = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+                Source = KebabCase.Parse<ConsentSource>(reader.GetString(5)), LastEventId = reader.GetGuid(6),
+                GpcSignalAt = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+            };
+            states[state.PurposeKey] = Track(state, customerId, state.PurposeKey);
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Tracks a row read under the lock as unchanged, so that SaveChanges writes only what the fold
+    /// changes. A copy tracked by an earlier transaction of this scope (two GPC recordings in one
+    /// request) is out of date now: it is let go.
+    /// </summary>
+    private T Track<T>(T row, params object[] key) where T : class
+    {
+        if (db.Set<T>().Local.FindEntryUntyped(key) is { } stale)
+        {
+            stale.State = EntityState.Detached;
+        }
+
+        db.Attach(row);
+        return row;
+    }
+
+    private ConsentEvent Append(LedgerHead head, Receipt receipt, LedgerVersion version, Decision decision, DateTimeOffset now)
     {
         var seq = head.LastSeq + 1;
         var id = Guid.CreateVersion7();
@@ -238,7 +422,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
     }
 
     /// <summary>The state after an event: the last decision wins (ConsentRules judges expiry and re-consent when asked).</summary>
-    private void Fold(Dictionary<string, ConsentState> states, ConsentEvent e, PurposeVersion version)
+    private void Fold(Dictionary<string, ConsentState> states, ConsentEvent e, LedgerVersion version)
     {
         if (!states.TryGetValue(e.PurposeKey, out var state))
         {
@@ -266,25 +450,11 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
     /// The purpose version each decision refers to. Unknown or retired purposes and unknown
     /// versions refuse the whole save (422) naming the decision at fault.
     /// </summary>
-    private async Task<Dictionary<string, PurposeVersion>> LoadPurposesAsync(IReadOnlyList<DecisionRequest> decisions,
-        CancellationToken cancellationToken)
+    private static Dictionary<string, LedgerVersion> ResolveVersions(IReadOnlyList<DecisionRequest> decisions,
+        Dictionary<string, PurposeRow> purposes)
     {
-        var keys = decisions.Select(d => d.Purpose!).ToList();
-        // Shared locks on the purposes: a retirement or a new version either committed before this
-        // save read them, or waits for it.
-        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM purposes WHERE key = ANY({keys.ToArray()}) FOR SHARE", cancellationToken);
-        var requestedVersions = decisions.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).Distinct().ToList();
-        var purposes = await db.Purposes.AsNoTracking()
-            .Where(p => keys.Contains(p.Key))
-            .Select(p => new
-            {
-                p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-                Versions = p.Versions.Where(v => requestedVersions.Contains(v.Version) || v.Version == p.CurrentVersion).ToList(),
-            })
-            .ToDictionaryAsync(p => p.Key, cancellationToken);
-
         var errors = new Dictionary<string, string[]>();
-        var resolved = new Dictionary<string, PurposeVersion>();
+        var resolved = new Dictionary<string, LedgerVersion>();
         for (var i = 0; i < decisions.Count; i++)
         {
             var d = decisions[i];
@@ -301,7 +471,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentCache cache, TimeP
             }
 
             var number = d.PurposeVersion ?? purpose.CurrentVersion;
-            var version = purpose.Versions.FirstOrDefault(v => v.Version == number);
+            var version = purpose.Versions.Find(v => v.Version == number);
             if (version is null)
             {
                 errors[$"decisions[{i}].purposeVersion"] = [$"The purpose '{d.Purpose}' has no version {number}; the current one is {purpose.CurrentVersion}."];

@@ -56,13 +56,8 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
             .ExecuteUpdateAsync(e => e.SetProperty(x => x.IpAddress, (string?)null).SetProperty(x => x.UserAgent, (string?)null),
                 cancellationToken);
         await db.IdempotencyRecords.Where(r => r.CustomerId == customerId).ExecuteDeleteAsync(cancellationToken);
-        if (revoked.Count > 0)
-        {
-            await ConsentChanges.NotifyAsync(db, customerId, revoked, cancellationToken);
-        }
-
-        await db.SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(cancellationToken); // with the revocations' outbox messages (RecordAsync)
         await transaction.CommitAsync(CancellationToken.None);
-        ledger.EvictLocally(customerId, revoked);
+        ledger.AfterCommit(customerId, revoked);
     }
 }

@@ -8,6 +8,9 @@ public static class KebabCase
 {
     public static string Name<T>(T value) where T : struct, Enum => Names<T>.ToName[value];
 
+    /// <summary>The enum value a stored word stands for (for rows read without EF).</summary>
+    public static T Parse<T>(string name) where T : struct, Enum => Names<T>.FromName[name];
+
     public static ValueConverter<T, string> Converter<T>() where T : struct, Enum =>
         new(v => Names<T>.ToName[v], s => Names<T>.FromName[s]);
 

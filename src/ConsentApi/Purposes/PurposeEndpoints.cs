@@ -95,7 +95,7 @@ public static class PurposeEndpoints
     /// category, and a purpose with any sensitive category must be <c>opt-in</c>. The key never changes.
     /// </remarks>
     public static async Task<Results<Created<PurposeResponse>, ProblemHttpResult>> Create(CreatePurposeRequest request,
-        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
+        ConsentDbContext db, ConsentOutbox outbox, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
         var now = clock.UtcNow();
         var version = NewVersion(request.Key!, 1, request, requiresReconsent: false, now);
@@ -105,6 +105,7 @@ public static class PurposeEndpoints
             Versions = [version],
         };
         db.Purposes.Add(purpose);
+        ConsentOutbox.Add(db, OutboxTopics.PurposeChanged, null, purpose.Key, null, now); // nodes may have cached "no such purpose"
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -114,7 +115,7 @@ public static class PurposeEndpoints
             return Problems.Conflict($"A purpose with key '{request.Key}' already exists; keys are never reused.");
         }
 
-        await ConsentChanges.NotifyPurposeAsync(db, purpose.Key, cancellationToken); // nodes may have cached "no such purpose"
+        outbox.PurposeCommitted(purpose.Key);
         http.Response.Headers.ETag = ETag(1);
         return TypedResults.Created($"/api/v1/purposes/{purpose.Key}", PurposeResponse.From(purpose, version));
     }
@@ -127,7 +128,7 @@ public static class PurposeEndpoints
     /// </remarks>
     public static async Task<Results<Ok<PurposeResponse>, ProblemHttpResult>> Update(string key,
         UpdatePurposeRequest request, [FromHeader(Name = "If-Match")] string? ifMatch,
-        ConsentDbContext db, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
+        ConsentDbContext db, ConsentOutbox outbox, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
         var found = await FindAsync(db, key, cancellationToken, track: true);
         if (found is null)
@@ -168,6 +169,7 @@ public static class PurposeEndpoints
             purpose.ReconsentFromVersion = candidate.Version;
         }
 
+        ConsentOutbox.Add(db, OutboxTopics.PurposeChanged, null, key, null, now);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -178,7 +180,7 @@ public static class PurposeEndpoints
             return Problems.PreconditionFailed("The purpose changed while this update was in flight; fetch it again.");
         }
 
-        await ConsentChanges.NotifyPurposeAsync(db, key, cancellationToken);
+        outbox.PurposeCommitted(key);
         http.Response.Headers.ETag = ETag(candidate.Version);
         return TypedResults.Ok(PurposeResponse.From(purpose, candidate));
     }
@@ -186,7 +188,7 @@ public static class PurposeEndpoints
     /// <summary>Retire a purpose: no new consents or collection; its history and notice stay readable.</summary>
     /// <remarks>Retiring a retired purpose is not an error.</remarks>
     public static async Task<Results<NoContent, ProblemHttpResult>> Retire(string key, ConsentDbContext db,
-        TimeProvider clock, CancellationToken cancellationToken)
+        ConsentOutbox outbox, TimeProvider clock, CancellationToken cancellationToken)
     {
         var purpose = await db.Purposes.FirstOrDefaultAsync(p => p.Key == key, cancellationToken);
         if (purpose is null)
@@ -198,8 +200,9 @@ public static class PurposeEndpoints
         {
             purpose.Status = PurposeStatus.Retired;
             purpose.UpdatedAt = clock.UtcNow();
+            ConsentOutbox.Add(db, OutboxTopics.PurposeChanged, null, key, null, purpose.UpdatedAt);
             await db.SaveChangesAsync(cancellationToken);
-            await ConsentChanges.NotifyPurposeAsync(db, key, cancellationToken);
+            outbox.PurposeCommitted(key);
         }
 
         return TypedResults.NoContent();

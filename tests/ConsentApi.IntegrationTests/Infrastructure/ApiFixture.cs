@@ -121,6 +121,9 @@ public class ApiFixture : IAsyncLifetime
     /// <summary>Row counts of every table: equal snapshots before and after a refused request mean nothing was written.</summary>
     public async Task<Dictionary<string, long>> RowCountsAsync()
     {
+        // The outbox is a queue that the nodes' dispatchers empty within milliseconds of a commit: wait
+        // for it, so that snapshots compare what is kept (a row that never leaves still shows).
+        await OutboxDrainedAsync();
         await using var connection = await OpenAsync();
         var tables = new List<string>();
         await using (var list = new NpgsqlCommand(
@@ -141,6 +144,23 @@ public class ApiFixture : IAsyncLifetime
         }
 
         return counts;
+    }
+
+    /// <summary>Waits (at most 10 s) until no outbox row is left; true when none is.</summary>
+    public async Task<bool> OutboxDrainedAsync()
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (await ScalarAsync<long>("SELECT count(*) FROM outbox") > 0)
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return false;
+            }
+
+            await Task.Delay(10);
+        }
+
+        return true;
     }
 
     public async Task DisposeAsync()
