@@ -128,6 +128,18 @@ public sealed class OutboxTests(ApiFixture fixture) : ApiTest(fixture), IClassFi
     }
 
     [Fact]
+    public async Task ABacklogOfManyBatches_IsDrained()
+    {
+        // As after an outage of the database: many changes committed, none sent yet.
+        await Fixture.ExecuteAsync("""
+            INSERT INTO outbox (topic, customer_id, purpose_key, created_at)
+            SELECT 'consent.revoked', 'c-' || g, 'newsletter', now() FROM generate_series(1, 5000) g
+            """);
+
+        Assert.True(await Fixture.OutboxDrainedAsync(), "the backlog was not sent");
+    }
+
+    [Fact]
     public async Task ASaveWhoseCommitFails_LeavesNoOutboxRow()
     {
         await CreatePurposeAsync();
