@@ -56,7 +56,7 @@ public sealed class CustomerErasure(ConsentDbContext db, ConsentLedger ledger, T
             .ExecuteUpdateAsync(e => e.SetProperty(x => x.IpAddress, (string?)null).SetProperty(x => x.UserAgent, (string?)null),
                 cancellationToken);
         await db.IdempotencyRecords.Where(r => r.CustomerId == customerId).ExecuteDeleteAsync(cancellationToken);
-        await db.SaveChangesAsync(cancellationToken); // with the revocations' outbox messages (RecordAsync)
+        await ledger.WriteAsync(cancellationToken); // the revocations (with their outbox messages) and the deletion log
         await transaction.CommitAsync(CancellationToken.None);
         ledger.AfterCommit(customerId, revoked);
     }
