@@ -11,7 +11,7 @@ namespace ConsentApi.Consents;
 public sealed record Evidence(string? IpAddress, string? UserAgent);
 
 /// <summary>What the ledger needs of the notice version a decision refers to.</summary>
-public sealed record LedgerVersion(string PurposeKey, int Version, int? ConsentLifetimeDays)
+internal sealed record LedgerVersion(string PurposeKey, int Version, int? ConsentLifetimeDays)
 {
     public static LedgerVersion Of(PurposeVersion version) => new(version.PurposeKey, version.Version, version.ConsentLifetimeDays);
 }
