@@ -81,7 +81,7 @@ big_label=$(( big_events / 1000000 ))M
 measure_size "$big_label" $(( big_events / per ))
 
 # Two API processes (cached, each its own port) on the one database, the large set in it.
-start_api "$probe_port" 1000 false
+start_api "$probe_port" 60000 false
 wait_ready "http://127.0.0.1:$probe_port/health/ready" "$api_pid"
 a=http://127.0.0.1:$cached_port b=http://127.0.0.1:$probe_port
 for node in "$a" "$b"; do # each node's first request (pool, JIT) before any timing

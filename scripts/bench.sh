@@ -71,7 +71,7 @@ start_api() { # port, cache staleness ms, apply migrations -> sets api_pid
 pids+=($!)
 wait_ready "http://127.0.0.1:$baseline_port/const" "$!"
 
-start_api "$cached_port" 1000 true   # applies the migrations
+start_api "$cached_port" 60000 true   # applies the migrations
 wait_ready "http://127.0.0.1:$cached_port/health/ready" "$api_pid"
 cached_pid=$api_pid
 start_api "$uncached_port" 0 false
@@ -88,7 +88,7 @@ startup=()
 starts=3; [ "$mode" = smoke ] && starts=1
 for _ in $(seq 1 "$starts"); do
   t0=$(date +%s%N)
-  start_api "$probe_port" 1000 false
+  start_api "$probe_port" 60000 false
   wait_ready "http://127.0.0.1:$probe_port/health/ready" "$api_pid"
   startup+=($(( ($(date +%s%N) - t0) / 1000000 )))
   kill "$api_pid"; wait "$api_pid" 2>/dev/null || true

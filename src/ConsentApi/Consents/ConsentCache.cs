@@ -2,10 +2,14 @@ using Microsoft.Extensions.Caching.Memory;
 
 namespace ConsentApi.Consents;
 
-/// <summary><c>ConsentCache:MaxStalenessMs</c>: how old a cached answer may be; 0 turns the cache off.</summary>
+/// <summary>
+/// <c>ConsentCache:MaxStalenessMs</c>: how old a cached answer may be; 0 turns the cache off. A safety net, not
+/// the freshness mechanism: changes reach every node through the outbox's notifications within milliseconds,
+/// and a notification can be late but never lost, so the bound only caps how late (docs/gpc-and-cache.md).
+/// </summary>
 public sealed class ConsentCacheSettings
 {
-    public int MaxStalenessMs { get; set; } = 1000;
+    public int MaxStalenessMs { get; set; } = 60_000;
     public int MaxEntries { get; set; } = 200_000;
 }
 

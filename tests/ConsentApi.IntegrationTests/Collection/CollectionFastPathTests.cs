@@ -80,7 +80,7 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
         // Stops the revocation after it has locked the customer's head (it locks the purpose next).
         await ExecuteAsync(connection, transaction, "SELECT 1 FROM purposes WHERE key = 'newsletter' FOR UPDATE");
         var revocation = Task.Run(() => SaveAsync("c-42", Decision("newsletter", false)));
-        await AssertBlockedAsync("SELECT 1 FROM purposes WHERE key = ANY%");
+        await AssertBlockedAsync("%FROM purposes WHERE key = ANY(%FOR SHARE%"); // the save's purpose lock (LedgerStore)
 
         var collection = Task.Run(() => CollectAsync("late@example.com"));
         await AssertBlockedAsync(FastPathStatement); // on the head the revocation holds
