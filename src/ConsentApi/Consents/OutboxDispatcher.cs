@@ -56,8 +56,9 @@ public sealed partial class OutboxDispatcher(ConsentOutbox outbox, IConfiguratio
             BatchCommands =
             {
                 new NpgsqlBatchCommand("SET LOCAL synchronous_commit = off"),
-                // ARRAY(…) claims once: with "id IN (subquery)" the planner may rescan the locking subquery
-                // for every row of the table (a nested loop), which turns a backlog into minutes.
+                // ARRAY(…) claims once. With "id IN (subquery)", and statistics that say the queue is empty,
+                // the planner rescans the locking subquery for every row (a nested loop): on a backlog of
+                // 5,000 rows one claim took 5 s, growing with the square of the backlog.
                 new NpgsqlBatchCommand("""
                     DELETE FROM outbox WHERE id = ANY(ARRAY(
                         SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
