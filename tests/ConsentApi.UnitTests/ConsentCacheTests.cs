@@ -134,6 +134,36 @@ public sealed class ConsentCacheTests
     }
 
     [Fact]
+    public void AnswerReadWhileOtherCustomersChanged_IsCached()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        var generation = cache.Generation();
+        for (var i = 0; i < 100; i++)
+        {
+            cache.Evict($"other-{i}", "newsletter"); // a stream of other customers' saves
+        }
+
+        cache.SetState("c-42", "newsletter", State(), generation);
+
+        // Unless one of those hundred keys shares c-42's stripe (1 in 4096 each), the answer is kept.
+        var sharesAStripe = Enumerable.Range(0, 100).Any(i =>
+            (uint)$"s\u001fother-{i}\u001fnewsletter".GetHashCode() % 4096 == (uint)"s\u001fc-42\u001fnewsletter".GetHashCode() % 4096);
+        Assert.Equal(!sharesAStripe, cache.TryGetState("c-42", "newsletter", out _));
+    }
+
+    [Fact]
+    public void AnswerReadBeforeAClear_IsNotCached()
+    {
+        using var cache = new ConsentCache(new ConsentCacheSettings());
+        var generation = cache.Generation();
+        cache.Clear(); // the listener reconnected: anything read before may have missed its notification
+
+        cache.SetState("c-42", "newsletter", State(), generation);
+
+        Assert.False(cache.TryGetState("c-42", "newsletter", out _));
+    }
+
+    [Fact]
     public void ZeroStaleness_TurnsTheCacheOff()
     {
         using var cache = new ConsentCache(new ConsentCacheSettings { MaxStalenessMs = 0 });

@@ -34,10 +34,15 @@ public sealed class ConsentCache : IDisposable
 
     private sealed record Cached<T>(T? Value);
 
-    // Evictions bump a counter; an answer read from the database is cached only if no eviction
-    // happened since the read began — otherwise a read that raced a change could cache the old
-    // state again after its notification evicted it.
+    // Every eviction takes the next number of a counter and stamps it on its key's stripe; an answer
+    // read from the database is cached only if its key's stripe was not stamped (and the cache not
+    // cleared) since the read began — otherwise a read that raced a change could cache the old state
+    // again after its notification evicted it. Stripes rather than one stamp: under a stream of saves,
+    // evictions of other customers would otherwise keep every miss from being cached.
+    private const int StripeCount = 4096;
+    private readonly long[] _evictedAt = new long[StripeCount];
     private long _evictions;
+    private long _clearedAt;
 
     /// <summary>Take before reading from the database; pass to Set.</summary>
     public long Generation() => Interlocked.Read(ref _evictions);
@@ -53,23 +58,27 @@ public sealed class ConsentCache : IDisposable
 
     public void SetTerms(string purposeKey, PurposeTerms? terms, long generation) => Set(TermsKey(purposeKey), terms, generation);
 
-    public void Evict(string customerId, string purposeKey)
-    {
-        Interlocked.Increment(ref _evictions);
-        _entries.Remove(StateKey(customerId, purposeKey));
-    }
+    public void Evict(string customerId, string purposeKey) => Evict(StateKey(customerId, purposeKey));
 
-    public void EvictPurpose(string purposeKey)
-    {
-        Interlocked.Increment(ref _evictions);
-        _entries.Remove(TermsKey(purposeKey));
-    }
+    public void EvictPurpose(string purposeKey) => Evict(TermsKey(purposeKey));
 
     public void Clear()
     {
-        Interlocked.Increment(ref _evictions);
+        Volatile.Write(ref _clearedAt, Interlocked.Increment(ref _evictions));
         _entries.Clear();
     }
+
+    private void Evict(string key)
+    {
+        // Stamp first, remove second: a Set that missed the stamp wrote before the removal, or sees it on its re-check.
+        Volatile.Write(ref _evictedAt[Stripe(key)], Interlocked.Increment(ref _evictions));
+        _entries.Remove(key);
+    }
+
+    private bool EvictedSince(string key, long generation) =>
+        Volatile.Read(ref _evictedAt[Stripe(key)]) > generation || Volatile.Read(ref _clearedAt) > generation;
+
+    private static int Stripe(string key) => (int)((uint)key.GetHashCode() % StripeCount);
 
     private bool TryGet<T>(string key, out T? value) where T : class
     {
@@ -85,9 +94,15 @@ public sealed class ConsentCache : IDisposable
 
     private void Set<T>(string key, T? value, long generation) where T : class
     {
-        if (Enabled && Interlocked.Read(ref _evictions) == generation)
+        if (!Enabled || EvictedSince(key, generation))
         {
-            _entries.Set(key, new Cached<T>(value), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = _maxStaleness, Size = 1 });
+            return;
+        }
+
+        _entries.Set(key, new Cached<T>(value), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = _maxStaleness, Size = 1 });
+        if (EvictedSince(key, generation))
+        {
+            _entries.Remove(key); // an eviction landed between the check and the write
         }
     }
 
