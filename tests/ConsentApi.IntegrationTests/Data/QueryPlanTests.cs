@@ -44,6 +44,21 @@ public sealed class QueryPlanTests(ApiFixture fixture) : ApiTest(fixture), IClas
         ("newest events (history)", "SELECT * FROM consent_events WHERE customer_id = 'c-4242' ORDER BY seq DESC LIMIT 51"),
         ("receipt events", "SELECT * FROM consent_events WHERE customer_id = 'c-4242' AND receipt_id = gen_random_uuid()"),
         ("records held (360, export)", "SELECT * FROM data_records WHERE customer_id = 'c-4242' AND expires_at > now()"),
+        ("conditioned insert (collection's one-statement path)", """
+            WITH head AS MATERIALIZED (SELECT customer_id FROM ledger_heads WHERE customer_id = 'c-4242' FOR SHARE),
+            state AS MATERIALIZED (
+                SELECT s.purpose_version FROM head JOIN consent_states s ON s.customer_id = head.customer_id
+                WHERE s.purpose_key = 'newsletter' AND s.last_event_id = gen_random_uuid() AND s.purpose_version = 1
+                  AND s.decision = 'granted' AND (s.expires_at IS NULL OR s.expires_at > now())
+                FOR SHARE OF s),
+            purpose AS MATERIALIZED (
+                SELECT 1 FROM state JOIN purposes p ON state.purpose_version >= p.reconsent_from_version
+                WHERE p.key = 'newsletter' AND p.status = 'active' AND p.current_version = 1
+                FOR SHARE OF p)
+            INSERT INTO data_records (customer_id, id, purpose_key, purpose_version, field_names, key_id, ciphertext, collected_at, expires_at)
+            SELECT 'c-4242', gen_random_uuid(), 'newsletter', 1, ARRAY['email'], 'k', '\x00'::bytea, now(), now() FROM purpose
+            """),
+        ("check on a miss (terms and state)", "SELECT p.key, v.consent_model, s.* FROM purposes p JOIN purpose_versions v ON v.purpose_key = p.key AND v.version = p.current_version LEFT JOIN consent_states s ON s.customer_id = 'c-4242' AND s.purpose_key = p.key WHERE p.key = 'newsletter'"),
         ("withdrawal delete", "SELECT r.* FROM data_records r JOIN purpose_versions v ON v.purpose_key = r.purpose_key AND v.version = r.purpose_version WHERE r.customer_id = 'c-4242' AND r.purpose_key = 'newsletter' AND v.on_revoke = 'delete'"),
         ("deletion log (360)", "SELECT * FROM deletion_log WHERE customer_id = 'c-4242' ORDER BY deleted_at DESC"),
         ("retention sweep", "SELECT customer_id, id FROM data_records WHERE expires_at <= now() ORDER BY expires_at LIMIT 1000"),
