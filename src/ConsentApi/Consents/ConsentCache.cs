@@ -78,7 +78,9 @@ public sealed class ConsentCache : IDisposable
     private bool EvictedSince(string key, long generation) =>
         Volatile.Read(ref _evictedAt[Stripe(key)]) > generation || Volatile.Read(ref _clearedAt) > generation;
 
-    private static int Stripe(string key) => (int)((uint)key.GetHashCode() % StripeCount);
+    internal static int Stripe(string key) => (int)((uint)key.GetHashCode() % StripeCount);
+
+    internal static int StateStripe(string customerId, string purposeKey) => Stripe(StateKey(customerId, purposeKey));
 
     private bool TryGet<T>(string key, out T? value) where T : class
     {

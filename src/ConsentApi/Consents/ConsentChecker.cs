@@ -23,17 +23,20 @@ public sealed record RequestSignals(bool Gpc, Evidence Evidence)
 /// </summary>
 public sealed class ConsentChecker(IServiceProvider services, ConsentCache cache, TimeProvider clock)
 {
-    private static readonly Expression<Func<Purpose, PurposeTerms>> TermsOf = p => new PurposeTerms(
-        p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion,
-        p.Versions.Single(v => v.Version == p.CurrentVersion).ConsentModel,
-        p.Versions.Single(v => v.Version == p.CurrentVersion).HonorsGpc);
+    /// <summary>Every purpose with the terms of its current version (one join, not a subquery per column).</summary>
+    private static IQueryable<PurposeTerms> TermsOf(ConsentDbContext db, List<string> keys) =>
+        from p in db.Purposes.AsNoTracking()
+        where keys.Contains(p.Key)
+        join v in db.PurposeVersions.AsNoTracking() on new { Key = p.Key, Version = p.CurrentVersion } equals new { Key = v.PurposeKey, v.Version }
+        select new PurposeTerms(p.Key, p.Status, p.CurrentVersion, p.ReconsentFromVersion, v.ConsentModel, v.HonorsGpc);
 
     // A miss costs one statement: the purpose joined once to its current version, and the customer's
     // state by primary key. Compiled, so EF does not translate the LINQ again on every miss.
-    private static readonly Func<ConsentDbContext, string, string, Task<TermsAndState?>> ReadOne = EF.CompileAsyncQuery(
-        (ConsentDbContext db, string purpose, string customerId) =>
+    private static readonly Func<ConsentDbContext, string, string, CancellationToken, Task<TermsAndState?>> ReadOne = EF.CompileAsyncQuery(
+        (ConsentDbContext db, string purpose, string customerId, CancellationToken _) =>
+            // TermsOf written out: a compiled query cannot call a method that takes its context.
             (from p in db.Purposes.AsNoTracking()
-             join v in db.PurposeVersions on new { Key = p.Key, Version = p.CurrentVersion } equals new { Key = v.PurposeKey, v.Version }
+             join v in db.PurposeVersions.AsNoTracking() on new { Key = p.Key, Version = p.CurrentVersion } equals new { Key = v.PurposeKey, v.Version }
              from s in db.ConsentStates.AsNoTracking().Where(s => s.CustomerId == customerId && s.PurposeKey == p.Key).DefaultIfEmpty()
              where p.Key == purpose
              select new TermsAndState(
@@ -54,7 +57,7 @@ public sealed class ConsentChecker(IServiceProvider services, ConsentCache cache
         if (!cache.TryGetTerms(purpose, out var terms) || !cache.TryGetState(customerId, purpose, out var state))
         {
             var generation = cache.Generation();
-            var found = await ReadOne(Db, purpose, customerId);
+            var found = await ReadOne(Db, purpose, customerId, cancellationToken);
             terms = found?.Terms;
             state = found?.State;
             cache.SetTerms(purpose, terms, generation);
@@ -96,7 +99,7 @@ public sealed class ConsentChecker(IServiceProvider services, ConsentCache cache
         var termsGeneration = cache.Generation();
         if (missingKeys.Count > 0)
         {
-            var loaded = await Db.Purposes.AsNoTracking().Where(p => missingKeys.Contains(p.Key)).Select(TermsOf)
+            var loaded = await TermsOf(Db, missingKeys)
                 .ToDictionaryAsync(t => t.Key, cancellationToken);
             foreach (var key in missingKeys)
             {
