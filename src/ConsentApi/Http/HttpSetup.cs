@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics;
 using Serilog;
 using Serilog.Events;
 
@@ -53,36 +54,53 @@ public static class HttpSetup
             .WithExposedHeaders("ETag", "Location", "Retry-After", RateLimiting.LimitHeader, RateLimiting.RemainingHeader,
                 RateLimiting.ResetHeader, "Idempotent-Replayed")));
 
+        // Sinks come from configuration (Serilog:WriteTo), from the container (any registered ILogEventSink), and the console.
         builder.Services.AddSerilog((services, logger) => logger
             .ReadFrom.Configuration(builder.Configuration)
+            .ReadFrom.Services(services)
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
             .Enrich.FromLogContext()
             .Enrich.With<WithoutRequestPath>()
             .WriteTo.Console(new Serilog.Formatting.Compact.RenderedCompactJsonFormatter()));
+        CachingLoggerFactory.Register(builder.Services);
         return builder;
     }
 
     public static WebApplication UseConsentHttp(this WebApplication app)
     {
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // Outermost, so that the line reports the status the client was sent: the exception handler
+        // below turns bad bodies into 400s and a vanished client into 499, and neither is a 500.
         app.UseSerilogRequestLogging(options =>
         {
+            // This app's own logger, not Serilog's static one (the last app started in a process owns that).
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             // One line per request with the route template, never the path: paths hold customer ids.
             options.MessageTemplate = "HTTP {RequestMethod} {RouteTemplate} responded {StatusCode} in {Elapsed:0.0} ms";
             options.GetMessageTemplateProperties = (context, _, elapsed, status) =>
             [
                 new LogEventProperty("RequestMethod", new ScalarValue(context.Request.Method)),
-                new LogEventProperty("RouteTemplate", new ScalarValue(
-                    (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)")),
+                new LogEventProperty("RouteTemplate", new ScalarValue(RouteTemplate(context))),
                 new LogEventProperty("StatusCode", new ScalarValue(status)),
                 new LogEventProperty("Elapsed", new ScalarValue(elapsed)),
             ];
         });
-        app.UseCors(CorsPolicy);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        // Without allowed origins there is nothing to allow: browsers refuse cross-origin calls anyway,
+        // and no request pays for the middleware.
+        if (app.Configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() is { Length: > 0 })
+        {
+            app.UseCors(CorsPolicy);
+        }
+
         return app;
     }
+
+    // The exception handler clears the endpoint before it answers; it keeps the original one in its feature.
+    private static string RouteTemplate(HttpContext context) =>
+        ((context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) as RouteEndpoint)?.RoutePattern.RawText
+        ?? "(no route)";
 }
 
 /// <summary>

@@ -10,6 +10,9 @@ namespace ConsentApi.Http;
 public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger)
     : IExceptionHandler
 {
+    /// <summary>The status recorded for a request whose client disconnected before the answer.</summary>
+    public const int ClientClosedRequest = 499;
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var context = httpContext;
@@ -29,7 +32,14 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             if (context.RequestAborted.IsCancellationRequested)
             {
-                return true; // the client went away; there is no one to answer
+                // The client went away: there is no one to answer, and it is not our failure. 499 (nginx's
+                // "client closed request") is what the request log line then says; the client never sees it.
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.StatusCode = ClientClosedRequest;
+                }
+
+                return true;
             }
 
             LogUnhandled(logger, exception, context.Request.Method, context.GetEndpoint()?.DisplayName);

@@ -45,15 +45,20 @@ public static class SwaggerSetup
         return services;
     }
 
+    /// <summary>The document and the UI under <c>/swagger</c>, open to anyone (they describe, they hold no data).</summary>
+    /// <remarks>A branch taken only for <c>/swagger</c> paths, so the API's own requests skip both middlewares.</remarks>
     public static WebApplication UseConsentSwagger(this WebApplication app)
     {
-        app.UseSwagger();
-        app.UseSwaggerUI(options =>
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase), swagger =>
         {
-            options.SwaggerEndpoint("/swagger/v1/swagger.json", "ConsentApi v1");
-            options.RoutePrefix = "swagger";
-            options.DocumentTitle = "ConsentApi";
-            options.EnablePersistAuthorization();
+            swagger.UseSwagger();
+            swagger.UseSwaggerUI(options =>
+            {
+                options.SwaggerEndpoint("/swagger/v1/swagger.json", "ConsentApi v1");
+                options.RoutePrefix = "swagger";
+                options.DocumentTitle = "ConsentApi";
+                options.EnablePersistAuthorization();
+            });
         });
         return app;
     }

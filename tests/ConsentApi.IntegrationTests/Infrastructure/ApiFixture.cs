@@ -26,6 +26,11 @@ public class ApiFixture : IAsyncLifetime
     /// <summary>Settings for the API under test; subclasses change them (e.g. a tight rate limit).</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
+    /// <summary>Services added to the API under test; subclasses add them (e.g. a log sink that keeps what it is sent).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     /// <summary>
     /// The API's clock. It starts at the real time and moves 1 ms per reading; tests move it on
     /// (<c>Clock.Advance(TimeSpan.FromDays(400))</c>) instead of sleeping.
@@ -45,13 +50,14 @@ public class ApiFixture : IAsyncLifetime
         }
 
         ConnectionString = new NpgsqlConnectionStringBuilder(_serverConnectionString) { Database = DatabaseName }.ConnectionString;
-        _factory = StartApi(ConnectionString, Settings, Clock);
+        _factory = StartApi(ConnectionString, Settings, Clock, ConfigureServices);
     }
 
     /// <summary>Starts another API process-alike on the same database (for multi-node tests).</summary>
-    public static ConsentApiFactory StartApi(string connectionString, IReadOnlyDictionary<string, string?> settings, TimeProvider clock)
+    public static ConsentApiFactory StartApi(string connectionString, IReadOnlyDictionary<string, string?> settings, TimeProvider clock,
+        Action<IServiceCollection>? services = null)
     {
-        var factory = new ConsentApiFactory(connectionString, settings, clock);
+        var factory = new ConsentApiFactory(connectionString, settings, clock, services);
         factory.UseKestrel(0);
         factory.StartServer();
         return factory;
@@ -182,7 +188,8 @@ public class ApiFixture : IAsyncLifetime
 }
 
 /// <summary>The API as users run it, configured for a test database.</summary>
-public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictionary<string, string?> settings, TimeProvider clock)
+public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictionary<string, string?> settings, TimeProvider clock,
+    Action<IServiceCollection>? services = null)
     : WebApplicationFactory<Program>
 {
     public static readonly string EncryptionKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
@@ -203,6 +210,10 @@ public sealed class ConsentApiFactory(string connectionString, IReadOnlyDictiona
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureTestServices(services => services.AddSingleton(clock));
+        builder.ConfigureTestServices(collection =>
+        {
+            collection.AddSingleton(clock);
+            services?.Invoke(collection);
+        });
     }
 }
