@@ -18,7 +18,9 @@ public sealed partial class OutboxDispatcher(ConsentOutbox outbox, IConfiguratio
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var connectionString = configuration.GetConnectionString("ConsentDb")!;
+        // The pool defaults of the API's own connections: without them every dispatch began with a DISCARD ALL
+        // (its one setting is SET LOCAL, which ends with the transaction).
+        var connectionString = Data.DatabaseSetup.WithPoolDefaults(configuration.GetConnectionString("ConsentDb")!);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
