@@ -35,7 +35,7 @@ internal sealed class LedgerStore(ConsentDbContext db)
 
     private const string IdempotencySql = "SELECT request_hash, receipt_id FROM idempotency_records WHERE customer_id = $1 AND key = $2";
 
-    private const string PurposesSql = "SELECT key, status, current_version, reconsent_from_version FROM purposes WHERE key = ANY($1) FOR SHARE";
+    private const string PurposesSql = "SELECT key, status, current_version, reconsent_from_version FROM purposes WHERE key = ANY($1)";
 
     private const string VersionsSql = """
         SELECT v.purpose_key, v.version, v.consent_lifetime_days
@@ -88,7 +88,7 @@ internal sealed class LedgerStore(ConsentDbContext db)
 
     /// <summary>
     /// Everything a save reads, in one round trip: the head lock; the earlier save with the same
-    /// Idempotency-Key; the decisions' purposes, share-locked; the versions the decisions may refer
+    /// Idempotency-Key; the decisions' purposes, locked shared; the versions the decisions may refer
     /// to; the customer's states of those purposes. The statements of a batch run in order, each with
     /// a snapshot taken when it starts (READ COMMITTED), so folding them keeps every guarantee of
     /// separate round trips:
@@ -96,10 +96,10 @@ internal sealed class LedgerStore(ConsentDbContext db)
     /// <item>the idempotency record and the states are read once the head lock is held, so they
     /// include everything a previous save of this customer committed (a concurrent retry with the same
     /// key waits for the lock, then finds the first save's record);</item>
-    /// <item>the purposes are locked <c>FOR SHARE</c> by the statement that returns their columns, so a
-    /// retirement or a new version either committed before it or waits for this save's commit;</item>
-    /// <item>the versions are read by the next statement, once those locks are held, so they match the
-    /// current version just read (a join in the locking statement would see versions as of its start).</item>
+    /// <item>the purposes are locked shared (<see cref="PurposeLocks"/>) by a statement before the one that
+    /// reads them, so a retirement or a new version either committed before that read or waits for this
+    /// save's commit;</item>
+    /// <item>the versions are read by the statement after, so they match the current version just read.</item>
     /// </list>
     /// </summary>
     public async Task<LockedForSave> LockForSaveAsync(string customerId, string[] purposeKeys, int[] requestedVersions,
@@ -111,6 +111,7 @@ internal sealed class LedgerStore(ConsentDbContext db)
             commands.Add(Command(IdempotencySql, Value(customerId), Value(idempotencyKey)));
         }
 
+        commands.Add(Command(PurposeLocks.SharedSql, Value(purposeKeys)));
         commands.Add(Command(PurposesSql, Value(purposeKeys)));
         commands.Add(Command(VersionsSql, Value(purposeKeys), Value(requestedVersions)));
         commands.Add(Command(StatesSql, Value(customerId), Value(purposeKeys)));
@@ -128,6 +129,7 @@ internal sealed class LedgerStore(ConsentDbContext db)
             }
         }
 
+        await reader.NextResultAsync(cancellationToken); // the purpose locks: a row per purpose, nothing in it
         await reader.NextResultAsync(cancellationToken);
         var purposes = new Dictionary<string, PurposeRow>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))

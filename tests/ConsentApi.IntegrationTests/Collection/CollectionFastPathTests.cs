@@ -77,10 +77,11 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
         await GrantedAndWarmAsync();
         await using var connection = await Fixture.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        // Stops the revocation after it has locked the customer's head (it locks the purpose next).
-        await ExecuteAsync(connection, transaction, "SELECT 1 FROM purposes WHERE key = 'newsletter' FOR UPDATE");
+        // Stops the revocation after it has locked the customer's head (it takes the purpose's shared lock next,
+        // which this exclusive one, a purpose change's, holds off).
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({ConsentApi.Purposes.PurposeLocks.LockSpace}, hashtext('newsletter'))");
         var revocation = Task.Run(() => SaveAsync("c-42", Decision("newsletter", false)));
-        await AssertBlockedAsync("%FROM purposes WHERE key = ANY(%FOR SHARE%"); // the save's purpose lock (LedgerStore)
+        await AssertBlockedAsync("%pg_advisory_xact_lock_shared%"); // the save's purpose lock (LedgerStore)
 
         var collection = Task.Run(() => CollectAsync("late@example.com"));
         await AssertBlockedAsync(FastPathStatement); // on the head the revocation holds

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using ConsentApi.IntegrationTests.Infrastructure;
+using ConsentApi.Purposes;
+using Npgsql;
+
+namespace ConsentApi.IntegrationTests.Consents;
+
+/// <summary>
+/// A save and a change of its purpose never interleave (docs/ledger-and-hash-chain.md): each race holds
+/// one side open in a transaction of the test's own, taking the lock that side takes, waits until the
+/// API's side is seen blocked on it in <c>pg_stat_activity</c>, then commits.
+/// </summary>
+public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixture), IClassFixture<ApiFixture>
+{
+    [Fact]
+    public async Task Save_WhileARetirementCommits_WaitsForIt_AndIsRefused()
+    {
+        await CreatePurposeAsync();
+        await using var connection = await Fixture.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+        await ExecuteAsync(connection, transaction, "UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
+
+        var save = SaveAsync("c-7", Decision("newsletter", true));
+        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock_shared%");
+        Assert.False(save.IsCompleted);
+        await transaction.CommitAsync();
+
+        var response = await save;
+        await AssertFieldProblemAsync(response, HttpStatusCode.UnprocessableEntity, "decisions[0].purpose");
+        Assert.Equal(0, await Fixture.ScalarAsync<long>("SELECT count(*) FROM consent_events WHERE customer_id = 'c-7'"));
+    }
+
+    [Fact]
+    public async Task Retirement_WhileASaveIsInFlight_WaitsForTheSave()
+    {
+        await CreatePurposeAsync();
+        await using var connection = await Fixture.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+
+        var retire = Admin.DeleteAsync("/api/v1/purposes/newsletter");
+        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock(%");
+        Assert.False(retire.IsCompleted);
+        Assert.Equal("active", await Fixture.ScalarAsync<string>("SELECT status FROM purposes WHERE key = 'newsletter'"));
+        await transaction.CommitAsync();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await retire).StatusCode);
+        Assert.Equal("retired", await Fixture.ScalarAsync<string>("SELECT status FROM purposes WHERE key = 'newsletter'"));
+    }
+
+    [Fact]
+    public async Task NewVersion_WhileASaveIsInFlight_WaitsForTheSave()
+    {
+        await CreatePurposeAsync();
+        await using var connection = await Fixture.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+
+        var body = PurposeBody();
+        body.Remove("key");
+        body["description"] = "Now also on Sundays.";
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/v1/purposes/newsletter") { Content = JsonContent.Create(body) };
+        request.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
+        var update = Admin.SendAsync(request);
+        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock(%");
+        Assert.False(update.IsCompleted);
+        Assert.Equal(1, await Fixture.ScalarAsync<int>("SELECT current_version FROM purposes WHERE key = 'newsletter'"));
+        await transaction.CommitAsync();
+
+        var response = await update;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, (await ReadJsonAsync(response))["version"]!.GetValue<int>());
+    }
+
+    /// <summary>Waits until a statement like <paramref name="queryLike"/> waits on an advisory lock in this database.</summary>
+    private async Task AssertBlockedOnAdvisoryLockAsync(string queryLike)
+    {
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            var waiting = await Fixture.ScalarAsync<long>("""
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE $1
+                """, queryLike);
+            if (waiting > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"No statement like '{queryLike}' ever waited on an advisory lock.");
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync();
+    }
+}
