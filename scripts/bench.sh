@@ -4,7 +4,7 @@
 # every scenario with wrk against its baseline in the same run, and prints the table. Writes
 # .local/bench/results.json and .local/bench/results.png. See docs/benchmarks.md.
 #
-#   scripts/bench.sh           full: per scenario 3 s warm-up, then the median of 5 runs x 10 s, 32 connections;
+#   scripts/bench.sh           full: per scenario 3 s warm-up (20 s for the uncached node), then the median of 5 runs x 10 s, 32 connections;
 #                              exits 2 when a target is missed
 #   scripts/bench.sh --growth  instead of the scenarios: check, save and Customer 360 latency at 10,000 events and again
 #                              after a SQL generator grows the ledger to GROWTH_EVENTS (default 10,000,000), then two
