@@ -170,21 +170,14 @@ public static class PurposeEndpoints
         }
 
         ConsentOutbox.Add(db, OutboxTopics.PurposeChanged, null, key, null, now);
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        try
         {
-            // Saves in flight for this purpose finish first; saves after it wait, then read the new version.
-            await PurposeLocks.LockExclusivelyAsync(db, key, cancellationToken);
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException e) when (e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-            {
-                // Another update took this version number first: the If-Match this one sent is stale now.
-                return Problems.PreconditionFailed("The purpose changed while this update was in flight; fetch it again.");
-            }
-
-            await transaction.CommitAsync(cancellationToken);
+            await PurposeLocks.SaveChangesLockedAsync(db, key, cancellationToken);
+        }
+        catch (DbUpdateException e) when (e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            // Another update took this version number first: the If-Match this one sent is stale now.
+            return Problems.PreconditionFailed("The purpose changed while this update was in flight; fetch it again.");
         }
 
         outbox.PurposeCommitted(key);
@@ -208,13 +201,7 @@ public static class PurposeEndpoints
             purpose.Status = PurposeStatus.Retired;
             purpose.UpdatedAt = clock.UtcNow();
             ConsentOutbox.Add(db, OutboxTopics.PurposeChanged, null, key, null, purpose.UpdatedAt);
-            await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
-            {
-                // Saves in flight for this purpose finish first; saves after it wait, then find it retired.
-                await PurposeLocks.LockExclusivelyAsync(db, key, cancellationToken);
-                await db.SaveChangesAsync(cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-            }
+            await PurposeLocks.SaveChangesLockedAsync(db, key, cancellationToken);
 
             outbox.PurposeCommitted(key);
         }

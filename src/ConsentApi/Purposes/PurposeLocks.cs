@@ -24,7 +24,15 @@ internal static class PurposeLocks
     /// <summary>Shared locks on the purposes in <c>$1</c> (<c>text[]</c>), for a statement of its own before the terms are read.</summary>
     public static readonly string SharedSql = $"SELECT pg_advisory_xact_lock_shared({LockSpace}, hashtext(k)) FROM unnest($1::text[]) AS k";
 
-    /// <summary>The exclusive lock on one purpose, inside the transaction that changes it; held until it commits.</summary>
-    public static Task LockExclusivelyAsync(ConsentDbContext db, string key, CancellationToken cancellationToken) =>
-        db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, hashtext({key}))", cancellationToken);
+    /// <summary>
+    /// Commits the tracked change of purpose <paramref name="key"/> in a transaction that holds its exclusive
+    /// lock: saves in flight for the purpose finish first, and saves after it wait, then read the change.
+    /// </summary>
+    public static async Task SaveChangesLockedAsync(ConsentDbContext db, string key, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, hashtext({key}))", cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
 }

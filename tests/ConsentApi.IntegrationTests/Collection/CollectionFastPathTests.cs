@@ -46,31 +46,6 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
         Assert.Equal(HttpStatusCode.Created, (await CollectAsync("warm-2@example.com")).StatusCode);
     }
 
-    /// <summary>Waits until a statement matching <paramref name="queryLike"/> waits on a lock in this database.</summary>
-    private async Task AssertBlockedAsync(string queryLike)
-    {
-        for (var attempt = 0; attempt < 600; attempt++)
-        {
-            var waiting = await Fixture.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1",
-                queryLike);
-            if (waiting > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"No statement like '{queryLike}' ever waited on a lock.");
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync();
-    }
-
     [Fact]
     public async Task FastPath_RacingARevocation_WaitsForItAndIsRefused()
     {

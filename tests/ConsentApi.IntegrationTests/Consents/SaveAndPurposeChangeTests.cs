@@ -1,9 +1,6 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using ConsentApi.IntegrationTests.Infrastructure;
 using ConsentApi.Purposes;
-using Npgsql;
 
 namespace ConsentApi.IntegrationTests.Consents;
 
@@ -24,7 +21,7 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
         await ExecuteAsync(connection, transaction, "UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
 
         var save = SaveAsync("c-7", Decision("newsletter", true));
-        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock_shared%");
+        await AssertBlockedAsync("%pg_advisory_xact_lock_shared%", "advisory");
         Assert.False(save.IsCompleted);
         await transaction.CommitAsync();
 
@@ -42,7 +39,7 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
         await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
 
         var retire = Admin.DeleteAsync("/api/v1/purposes/newsletter");
-        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock(%");
+        await AssertBlockedAsync("%pg_advisory_xact_lock(%", "advisory");
         Assert.False(retire.IsCompleted);
         Assert.Equal("active", await Fixture.ScalarAsync<string>("SELECT status FROM purposes WHERE key = 'newsletter'"));
         await transaction.CommitAsync();
@@ -59,13 +56,8 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
         await using var transaction = await connection.BeginTransactionAsync();
         await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
 
-        var body = PurposeBody();
-        body.Remove("key");
-        body["description"] = "Now also on Sundays.";
-        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/v1/purposes/newsletter") { Content = JsonContent.Create(body) };
-        request.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
-        var update = Admin.SendAsync(request);
-        await AssertBlockedOnAdvisoryLockAsync("%pg_advisory_xact_lock(%");
+        var update = PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b => b["description"] = "Now also on Sundays."));
+        await AssertBlockedAsync("%pg_advisory_xact_lock(%", "advisory");
         Assert.False(update.IsCompleted);
         Assert.Equal(1, await Fixture.ScalarAsync<int>("SELECT current_version FROM purposes WHERE key = 'newsletter'"));
         await transaction.CommitAsync();
@@ -73,31 +65,5 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
         var response = await update;
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, (await ReadJsonAsync(response))["version"]!.GetValue<int>());
-    }
-
-    /// <summary>Waits until a statement like <paramref name="queryLike"/> waits on an advisory lock in this database.</summary>
-    private async Task AssertBlockedOnAdvisoryLockAsync(string queryLike)
-    {
-        for (var attempt = 0; attempt < 600; attempt++)
-        {
-            var waiting = await Fixture.ScalarAsync<long>("""
-                SELECT count(*) FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE $1
-                """, queryLike);
-            if (waiting > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"No statement like '{queryLike}' ever waited on an advisory lock.");
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync();
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Npgsql;
 
 namespace ConsentApi.IntegrationTests.Infrastructure;
 
@@ -131,6 +132,59 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
     }
 
     protected static StringContent Json(string raw) => new(raw, System.Text.Encoding.UTF8, "application/json");
+
+    /// <summary>A PUT body: the notice fields of <see cref="PurposeBody"/> without the key.</summary>
+    protected static JsonObject UpdateBody(Action<JsonObject>? change = null)
+    {
+        var body = PurposeBody();
+        body.Remove("key");
+        change?.Invoke(body);
+        return body;
+    }
+
+    /// <summary>PUT /purposes/{key} (a new version) as the admin, with <paramref name="ifMatch"/> sent as given.</summary>
+    protected async Task<HttpResponseMessage> PutPurposeAsync(string key, string? ifMatch, JsonObject body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/purposes/{key}") { Content = JsonContent.Create(body) };
+        if (ifMatch is not null)
+        {
+            // Without validation: the tests send malformed tags (W/, unquoted) on purpose.
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
+        return await Admin.SendAsync(request);
+    }
+
+    /// <summary>
+    /// Waits until a statement like <paramref name="queryLike"/> waits on a lock in this database (of the
+    /// <paramref name="waitEvent"/> kind, e.g. <c>advisory</c>, when given): how a race test knows the
+    /// API's side is blocked on the change it holds open.
+    /// </summary>
+    protected async Task AssertBlockedAsync(string queryLike, string? waitEvent = null)
+    {
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            var waiting = await Fixture.ScalarAsync<long>("""
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 AND ($2 = '' OR wait_event = $2)
+                """, queryLike, waitEvent ?? "");
+            if (waiting > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"No statement like '{queryLike}' ever waited on a {waitEvent ?? ""} lock.");
+    }
+
+    /// <summary>Runs <paramref name="sql"/> in a transaction the test holds open.</summary>
+    protected static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync();
+    }
 
     protected static readonly JsonSerializerOptions Web = JsonSerializerOptions.Web;
 }

@@ -367,7 +367,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         await CreatePurposeAsync();
         var before = await Fixture.RowCountsAsync();
 
-        var response = await PutAsync("newsletter", ifMatch, UpdateBody(b => b["name"] = "Changed"));
+        var response = await PutPurposeAsync("newsletter", ifMatch, UpdateBody(b => b["name"] = "Changed"));
 
         await AssertProblemAsync(response, HttpStatusCode.PreconditionFailed, "conflict");
         Assert.Equal(before, await Fixture.RowCountsAsync());
@@ -380,7 +380,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         await CreatePurposeAsync();
         await UpdateOkAsync("newsletter", "\"1\"", b => b["name"] = "Second");
 
-        var response = await PutAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = "Third"));
+        var response = await PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = "Third"));
 
         await AssertProblemAsync(response, HttpStatusCode.PreconditionFailed, "conflict");
         var current = await GetAsync("newsletter");
@@ -395,7 +395,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         var versionOne = (await Anonymous.GetFromJsonAsync<JsonObject>("/api/v1/purposes/newsletter/versions"))!["items"]![0]!;
         Fixture.Clock.Advance(TimeSpan.FromHours(1));
 
-        var response = await PutAsync("newsletter", "\"1\"", UpdateBody(b =>
+        var response = await PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b =>
         {
             b["description"] = "We email you our news monthly.";
             b["retentionDays"] = 30;
@@ -427,7 +427,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         await CreatePurposeAsync();
         var before = await Fixture.RowCountsAsync();
 
-        var response = await PutAsync("newsletter", "\"1\"", UpdateBody());
+        var response = await PutPurposeAsync("newsletter", "\"1\"", UpdateBody());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("\"1\"", response.Headers.ETag?.Tag);
@@ -455,7 +455,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         await CreatePurposeAsync();
         await UpdateOkAsync("newsletter", "\"1\"", b => b["name"] = "Second");
 
-        var response = await PutAsync("newsletter", "*", UpdateBody(b => b["name"] = "Third"));
+        var response = await PutPurposeAsync("newsletter", "*", UpdateBody(b => b["name"] = "Third"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("\"3\"", response.Headers.ETag?.Tag);
@@ -468,7 +468,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         await CreatePurposeAsync();
         var before = await Fixture.RowCountsAsync();
 
-        var response = await PutAsync("newsletter", "\"1\"", PurposeBody("renamed", b => b["name"] = "Changed"));
+        var response = await PutPurposeAsync("newsletter", "\"1\"", PurposeBody("renamed", b => b["name"] = "Changed"));
 
         await AssertFieldProblemAsync(response, HttpStatusCode.BadRequest, "key");
         Assert.Equal(before, await Fixture.RowCountsAsync());
@@ -478,7 +478,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
     [Fact]
     public async Task Update_UnknownPurpose_Returns404NotFound_AndCreatesNothing()
     {
-        var response = await PutAsync("unknown", "*", UpdateBody());
+        var response = await PutPurposeAsync("unknown", "*", UpdateBody());
 
         await AssertProblemAsync(response, HttpStatusCode.NotFound, "not-found");
         Assert.All(await Fixture.RowCountsAsync(), table => Assert.Equal(0, table.Value));
@@ -491,7 +491,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         Assert.Equal(HttpStatusCode.NoContent, (await Admin.DeleteAsync("/api/v1/purposes/newsletter")).StatusCode);
         var before = await Fixture.RowCountsAsync();
 
-        var response = await PutAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = "Changed"));
+        var response = await PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = "Changed"));
 
         await AssertProblemAsync(response, HttpStatusCode.Conflict, "conflict");
         Assert.Equal(before, await Fixture.RowCountsAsync());
@@ -524,7 +524,7 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
         const int writers = 10;
 
         var responses = await Task.WhenAll(Enumerable.Range(0, writers).Select(i =>
-            PutAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = $"Writer {i}"))));
+            PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b => b["name"] = $"Writer {i}"))));
 
         var statuses = responses.Select(r => r.StatusCode).ToList();
         Assert.Single(statuses, s => s == HttpStatusCode.OK);
@@ -614,30 +614,9 @@ public sealed class PurposeTests(ApiFixture fixture) : ApiTest(fixture), IClassF
 
     // ---- helpers ----
 
-    /// <summary>A PUT body: the notice fields of <see cref="ApiTest.PurposeBody"/> without the key.</summary>
-    private static JsonObject UpdateBody(Action<JsonObject>? change = null)
-    {
-        var body = PurposeBody();
-        body.Remove("key");
-        change?.Invoke(body);
-        return body;
-    }
-
-    private async Task<HttpResponseMessage> PutAsync(string key, string? ifMatch, JsonObject body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/purposes/{key}") { Content = JsonContent.Create(body) };
-        if (ifMatch is not null)
-        {
-            // Without validation: the tests send malformed tags (W/, unquoted) on purpose.
-            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
-        }
-
-        return await Admin.SendAsync(request);
-    }
-
     private async Task<JsonObject> UpdateOkAsync(string key, string ifMatch, Action<JsonObject>? change = null)
     {
-        var response = await PutAsync(key, ifMatch, UpdateBody(change));
+        var response = await PutPurposeAsync(key, ifMatch, UpdateBody(change));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await ReadJsonAsync(response);
     }
