@@ -35,7 +35,7 @@ public static class ConsentEndpoints
     /// <param name="idempotencyKey">Any unique string (at most 255 characters), e.g. a UUID; reuse it only to retry the same request.</param>
     public static async Task<Results<Created<ReceiptResponse>, ValidationProblem>> Save(string customerId,
         SaveConsentsRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
-        ConsentLedger ledger, HttpContext http, CancellationToken cancellationToken)
+        GroupCommit groupCommit, HttpContext http)
     {
         if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > ConsentLedger.IdempotencyKeyMaxLength
                                            || ValidationRules.HasControlCharacters(idempotencyKey)))
@@ -43,7 +43,7 @@ public static class ConsentEndpoints
             return Problems.Validation("Idempotency-Key", $"'Idempotency-Key' must be 1–{ConsentLedger.IdempotencyKeyMaxLength} printable characters.");
         }
 
-        var (receipt, replayed) = await ledger.SaveAsync(customerId, request, RequestSignals.From(http).Evidence, idempotencyKey, cancellationToken);
+        var (receipt, replayed) = await groupCommit.SaveAsync(new QueuedSave(customerId, request, RequestSignals.From(http).Evidence, idempotencyKey));
         if (replayed)
         {
             http.Response.Headers["Idempotent-Replayed"] = "true";

@@ -17,10 +17,10 @@ internal sealed record LedgerVersion(string PurposeKey, int Version, int? Consen
 }
 
 /// <summary>
-/// Appends decisions to the ledger. One save is one transaction: the customer's ledger head is
+/// Appends decisions to the ledger. Each save is all or nothing: the customer's ledger head is
 /// locked (appends per customer take turns, so the chain never forks), every decision becomes an
 /// event, its evidence, the new consent state and its outbox message, and either all of it commits
-/// or none does.
+/// or none does. Saves of different customers may share a transaction (<see cref="GroupCommit"/>).
 /// </summary>
 public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, TimeProvider clock)
 {
@@ -31,18 +31,59 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, Tim
 
     public sealed record SaveResult(ReceiptResponse Receipt, bool Replayed);
 
-    public async Task<SaveResult> SaveAsync(string customerId, SaveConsentsRequest request, Evidence evidence,
-        string? idempotencyKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// Saves in one transaction, each as if alone: <see cref="GroupCommit"/> hands over saves of
+    /// different customers that arrived together, so they share the round trips and the commit's WAL
+    /// flush. A save refused for what it asks (an unknown purpose, a reused Idempotency-Key) is answered
+    /// at once and writes nothing; the others go on. Any other failure throws before the commit, and
+    /// nothing of any of them is written. Returns the outcomes of the saves that committed.
+    /// </summary>
+    internal async Task<List<(QueuedSave Save, SaveResult Result)>> SaveAllAsync(IReadOnlyList<QueuedSave> saves)
     {
-        var requestHash = idempotencyKey is null ? null : HashRequest(request);
+        // Once queued, a save is committed even if its caller has gone, so that a retry (same Idempotency-Key) finds it.
+        var cancellationToken = CancellationToken.None;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var decisions = request.Decisions!;
-        var locked = await store.LockForSaveAsync(customerId, decisions.Select(d => d.Purpose!).ToArray(),
-            decisions.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).Distinct().ToArray(),
-            idempotencyKey, cancellationToken);
-        if (locked.Earlier is { } earlier)
+        var locked = await store.LockForSavesAsync(
+            saves.Select(s => new LedgerStore.SaveReads(s.CustomerId, s.IdempotencyKey, s.Request.Decisions!.Select(d => d.Purpose!).ToList()))
+                .ToList(),
+            saves.SelectMany(s => s.Request.Decisions!).Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value)
+                .Distinct().ToArray(),
+            cancellationToken);
+        var saved = new List<(QueuedSave Save, SaveResult Result)>();
+        foreach (var save in saves)
         {
-            if (earlier.RequestHash != requestHash)
+            try
+            {
+                saved.Add((save, await SaveOneAsync(save, locked, cancellationToken)));
+            }
+            catch (ApiProblemException problem)
+            {
+                save.Completion.TrySetException(problem); // judged on committed rows read under the locks: true whatever follows
+                store.Refused(save.CustomerId);
+            }
+        }
+
+        if (saved.Count == 0)
+        {
+            return saved; // all refused: nothing to write, and the rollback removes the heads the lock created
+        }
+
+        await WriteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        foreach (var (save, result) in saved.Where(s => !s.Result.Replayed))
+        {
+            AfterCommit(save.CustomerId, save.Request.Decisions!.Select(d => d.Purpose!));
+        }
+
+        return saved;
+    }
+
+    private async Task<SaveResult> SaveOneAsync(QueuedSave save, LedgerStore.LockedForSaves locked, CancellationToken cancellationToken)
+    {
+        var (customerId, request) = (save.CustomerId, save.Request);
+        if (locked.Earlier.GetValueOrDefault(customerId) is { } earlier && save.IdempotencyKey is not null)
+        {
+            if (earlier.RequestHash != save.RequestHash)
             {
                 throw new ApiProblemException(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused,
                     "Idempotency key reused", "This Idempotency-Key was used for a different request; use a new key for a new request.",
@@ -53,29 +94,29 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, Tim
             return new SaveResult(first!, Replayed: true);
         }
 
+        var decisions = request.Decisions!;
         var purposes = ResolveVersions(decisions, locked.Purposes);
+        var head = locked.Heads[customerId];
+        var states = locked.States[customerId];
         var receipt = NewReceipt(customerId, request.Source!.Value, request.CollectionPoint);
         var recorded = new List<ReceiptDecision>();
         foreach (var decision in decisions)
         {
             var granted = decision.Granted!.Value;
-            var e = await RecordAsync(locked.Head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
-                locked.States, evidence, cancellationToken);
+            var e = await RecordAsync(head, receipt, purposes[decision.Purpose!], granted ? Decision.Granted : Decision.Revoked,
+                states, save.Evidence, cancellationToken);
             recorded.Add(ReceiptDecision.From(e));
         }
 
-        if (idempotencyKey is not null)
+        if (save.IdempotencyKey is not null)
         {
             store.Add(new IdempotencyRecord
             {
-                CustomerId = customerId, Key = idempotencyKey, RequestHash = requestHash!, ReceiptId = receipt.Id, CreatedAt = receipt.IssuedAt,
+                CustomerId = customerId, Key = save.IdempotencyKey, RequestHash = save.RequestHash!, ReceiptId = receipt.Id,
+                CreatedAt = receipt.IssuedAt,
             });
         }
 
-        await WriteAsync(cancellationToken);
-        // Everything is written: commit even if the caller has gone, so that its retry (same Idempotency-Key) finds it.
-        await transaction.CommitAsync(CancellationToken.None);
-        AfterCommit(customerId, purposes.Keys);
         return new SaveResult(ToResponse(receipt, recorded), Replayed: false);
     }
 
@@ -334,7 +375,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, Tim
     };
 
     /// <summary>The canonical body (re-serialised, so formatting does not matter) decides "same request".</summary>
-    private static string HashRequest(SaveConsentsRequest request) =>
+    internal static string HashRequest(SaveConsentsRequest request) =>
         Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request)));
 
     private static string? Truncate(string? userAgent) =>

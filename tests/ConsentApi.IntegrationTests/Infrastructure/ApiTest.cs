@@ -156,11 +156,11 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
     }
 
     /// <summary>
-    /// Waits until a statement like <paramref name="queryLike"/> waits on a lock in this database (of the
-    /// <paramref name="waitEvent"/> kind, e.g. <c>advisory</c>, when given): how a race test knows the
-    /// API's side is blocked on the change it holds open.
+    /// Waits until <paramref name="atLeast"/> statements like <paramref name="queryLike"/> wait on a lock in
+    /// this database (of the <paramref name="waitEvent"/> kind, e.g. <c>advisory</c>, when given): how a race
+    /// test knows the API's side is blocked on the change it holds open.
     /// </summary>
-    protected async Task AssertBlockedAsync(string queryLike, string? waitEvent = null)
+    protected async Task AssertBlockedAsync(string queryLike, string? waitEvent = null, int atLeast = 1)
     {
         for (var attempt = 0; attempt < 600; attempt++)
         {
@@ -168,7 +168,7 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
                 SELECT count(*) FROM pg_stat_activity
                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 AND ($2 = '' OR wait_event = $2)
                 """, queryLike, waitEvent ?? "");
-            if (waiting > 0)
+            if (waiting >= atLeast)
             {
                 return;
             }
@@ -176,7 +176,7 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
             await Task.Delay(50);
         }
 
-        Assert.Fail($"No statement like '{queryLike}' ever waited on a {waitEvent ?? ""} lock.");
+        Assert.Fail($"Fewer than {atLeast} statements like '{queryLike}' ever waited on a {waitEvent ?? ""} lock.");
     }
 
     /// <summary>Runs <paramref name="sql"/> in a transaction the test holds open.</summary>
