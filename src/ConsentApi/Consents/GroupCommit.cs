@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace ConsentApi.Consents;
 
 /// <summary>A save waiting in <see cref="GroupCommit"/>, with everything it needs from its request.</summary>
@@ -27,11 +29,12 @@ public sealed class QueuedSave(string customerId, SaveConsentsRequest request, E
 /// flush are shared by all of them (docs/ledger-and-hash-chain.md, "Group commit").
 /// </summary>
 /// <remarks>
-/// The writers run on the requests' own thread pool, started by the saves that find fewer than
-/// <see cref="Writers"/> at work, so nothing outlives the requests. Two saves of one customer never
-/// share a transaction (the later one waits for the next): each is folded on the state the other
-/// committed. If a transaction fails for anything but a refused save, its saves are written again one
-/// by one, so one save's failure is never another's.
+/// The writers run on the thread pool, started by the saves that find fewer than <see cref="Writers"/>
+/// at work, and stop when nothing waits. Two saves of one customer never share a transaction (the later
+/// one waits for the next): each is folded on the state the other committed. If PostgreSQL refuses a
+/// transaction (a constraint, a lock it waited for too long, a failed commit), nothing of it was
+/// written and its saves are written again one by one, so one save's failure is never another's; any
+/// other failure (no database, a commit whose outcome is unknown) fails them all, as it would each alone.
 /// </remarks>
 public sealed class GroupCommit(IServiceScopeFactory scopes, ILogger<GroupCommit> logger)
 {
@@ -76,7 +79,11 @@ public sealed class GroupCommit(IServiceScopeFactory scopes, ILogger<GroupCommit
 
         if (startWriter)
         {
-            _ = Task.Run(WriteWhileWaitingAsync);
+            // Not in this request's execution context: the writer's work belongs to every save it takes.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(WriteWhileWaitingAsync);
+            }
         }
 
         return save.Completion.Task;
@@ -140,7 +147,7 @@ public sealed class GroupCommit(IServiceScopeFactory scopes, ILogger<GroupCommit
                 save.Completion.TrySetResult(result);
             }
         }
-        catch (Exception exception) when (saves.Count > 1)
+        catch (Exception exception) when (saves.Count > 1 && RefusedByTheDatabase(exception))
         {
             logger.LogWarning(exception, "A transaction of {Count} saves failed; writing each alone", saves.Count);
             foreach (var save in saves.Where(s => !s.Completion.Task.IsCompleted))
@@ -150,7 +157,19 @@ public sealed class GroupCommit(IServiceScopeFactory scopes, ILogger<GroupCommit
         }
         catch (Exception exception)
         {
-            saves[0].Completion.TrySetException(exception);
+            // The database unreachable, a timeout, a commit whose outcome is unknown: written again, a save
+            // might be written twice, and one by one each would wait out the same failure. Each fails now.
+            foreach (var save in saves)
+            {
+                save.Completion.TrySetException(exception);
+            }
         }
     }
+
+    /// <summary>
+    /// PostgreSQL answered with an error (a constraint, a lock timeout, a deadlock, a refused commit): the
+    /// transaction is rolled back, so nothing of it was written, and one of its saves may be the cause.
+    /// </summary>
+    private static bool RefusedByTheDatabase(Exception exception) =>
+        exception is PostgresException || exception.InnerException is PostgresException;
 }

@@ -44,6 +44,16 @@ internal sealed class LedgerStore(ConsentDbContext db)
             ON r.customer_id = q.customer_id AND r.key = q.key
         """;
 
+    /// <summary>
+    /// How long a transaction of several saves waits for any lock. Past it, the transaction gives back
+    /// every head it holds and its saves are written one by one (<see cref="GroupCommit"/>): a save that
+    /// waits on a customer being erased, or a purpose being changed, waits alone, and the heads of the
+    /// other customers in its transaction are not held meanwhile.
+    /// </summary>
+    public const string SharedLockTimeout = "100ms";
+
+    private const string LockTimeoutSql = "SELECT set_config('lock_timeout', $1, true)";
+
     private const string PurposesSql = "SELECT key, status, current_version, reconsent_from_version FROM purposes WHERE key = ANY($1)";
 
     private const string VersionsSql = """
@@ -120,7 +130,13 @@ internal sealed class LedgerStore(ConsentDbContext db)
     {
         var purposeKeys = saves.SelectMany(s => s.PurposeKeys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var keyed = saves.Where(s => s.IdempotencyKey is not null).ToList();
-        var commands = new List<NpgsqlBatchCommand> { Command(LockHeadsSql, Value(saves.Select(s => s.CustomerId).ToArray())) };
+        var commands = new List<NpgsqlBatchCommand>();
+        if (saves.Count > 1)
+        {
+            commands.Add(Command(LockTimeoutSql, Value(SharedLockTimeout)));
+        }
+
+        commands.Add(Command(LockHeadsSql, Value(saves.Select(s => s.CustomerId).ToArray())));
         if (keyed.Count > 0)
         {
             commands.Add(Command(IdempotencySql, Value(keyed.Select(s => s.CustomerId).ToArray()),
@@ -134,6 +150,10 @@ internal sealed class LedgerStore(ConsentDbContext db)
         commands.Add(Command(StatesSql, Value(pairs.Select(p => p.CustomerId).ToArray()), Value(pairs.Select(p => p.key).ToArray())));
         await using var batch = await PreparedAsync(cancellationToken, [.. commands]);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (saves.Count > 1)
+        {
+            await reader.NextResultAsync(cancellationToken); // the lock timeout's set_config
+        }
 
         var heads = await ReadHeadsAsync(reader, cancellationToken);
         var earlier = new Dictionary<string, EarlierSave>(StringComparer.Ordinal);

@@ -55,11 +55,17 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
     public async Task ARefusedSave_AmongOthers_IsRefusedAlone_AndLeavesNoTrace()
     {
         string[] customers = ["c-1", "c-2", "c-3"];
+        await SaveOkAsync("c-known", Decision("newsletter", true));
         var responses = await WhileTheWriterIsBlockedAsync(
-            [.. customers.Select(Grant), () => SaveAsync("c-refused", Decision("newsletter", true), Decision("no-such-purpose", true))]);
+            [.. customers.Select(Grant), () => SaveAsync("c-refused", Decision("newsletter", true), Decision("no-such-purpose", true)),
+                () => SaveAsync("c-known", Decision("newsletter", false, version: 9))]);
 
         Assert.All(responses[..3], r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
         await AssertFieldProblemAsync(responses[3], HttpStatusCode.UnprocessableEntity, "decisions[1].purpose");
+        await AssertFieldProblemAsync(responses[4], HttpStatusCode.UnprocessableEntity, "decisions[0].purposeVersion");
+        Assert.Single(await EventsAsync("c-known")); // a known customer refused keeps its head and chain as they were
+        Assert.Equal(1, await Fixture.ScalarAsync<long>("SELECT last_seq FROM ledger_heads WHERE customer_id = 'c-known'"));
+        Assert.True((await VerifyAsync("c-known"))["valid"]!.GetValue<bool>());
         Assert.Equal(1, await TransactionsAsync(customers));
         Assert.Empty(await EventsAsync("c-refused"));
         // Its first save was refused, so not even the head its lock created remains.
@@ -118,13 +124,96 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
         Assert.Single(await EventsAsync("c-1"));
     }
 
+    [Fact]
+    public async Task AReplay_AmongNewSaves_AnswersTheFirstReceipt_AndOneKeyServesEachCustomerApart()
+    {
+        var client = await ServiceAsync();
+        Func<Task<HttpResponseMessage>> Keyed(string customerId, bool granted) => async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/customers/{customerId}/consents")
+            {
+                Content = JsonContent.Create(new { decisions = new[] { Decision("newsletter", granted) }, source = "web" }),
+            };
+            request.Headers.Add("Idempotency-Key", "key-1");
+            return await client.SendAsync(request);
+        };
+        var original = await Keyed("c-1", true)();
+        var firstReceipt = (await ReadJsonAsync(original))["receiptId"]!.GetValue<Guid>();
+
+        var responses = await WhileTheWriterIsBlockedAsync(Keyed("c-1", true), Keyed("c-2", false), Grant("c-3"));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.True(responses[0].Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(firstReceipt, (await ReadJsonAsync(responses[0]))["receiptId"]!.GetValue<Guid>());
+        Assert.False(responses[1].Headers.Contains("Idempotent-Replayed")); // the same key, another customer: a save of its own
+        Assert.Single(await EventsAsync("c-1"));
+        Assert.Equal("revoked", (await EventsAsync("c-2"))[0]!["decision"]!.GetValue<string>());
+        Assert.Equal(1, await TransactionsAsync(["c-2", "c-3"]));
+    }
+
+    [Fact]
+    public async Task ATransactionWaitingOnACustomersLock_GivesBackTheOtherHeads_AndItsSavesGoOneByOne()
+    {
+        string[] customers = ["c-1", "c-2", "c-3"];
+        foreach (var customer in customers)
+        {
+            await SaveOkAsync(customer, Decision("newsletter", true));
+        }
+
+        // c-2's head held as an erasure holds it, for longer than a shared transaction waits.
+        await using var erasing = await Fixture.OpenAsync();
+        await using var erasure = await erasing.BeginTransactionAsync();
+        await ExecuteAsync(erasing, erasure, "SELECT * FROM ledger_heads WHERE customer_id = 'c-2' FOR UPDATE");
+
+        var saves = await QueueWhileTheWriterIsBlockedAsync([.. customers.Select(c => (Func<Task<HttpResponseMessage>>)(() =>
+            SaveAsync(c, Decision("newsletter", false))))]);
+
+        // The shared transaction locked c-1, waited on c-2, gave up after the lock timeout: c-1's head is free
+        // again while c-2's save still waits, now alone.
+        await using var probe = await Fixture.OpenAsync();
+        for (var attempt = 0; !await HeadIsFreeAsync(probe, "c-1"); attempt++)
+        {
+            Assert.True(attempt < 100, "The shared transaction kept c-1's head while it waited on c-2's.");
+            await Task.Delay(50);
+        }
+
+        Assert.False(saves[1].IsCompleted);
+        await erasure.CommitAsync();
+        Assert.All(await Task.WhenAll(saves), r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.Equal(3, await Fixture.ScalarAsync<long>(
+            "SELECT count(DISTINCT xmin::text) FROM consent_events WHERE customer_id = ANY($1) AND seq = 2", (object)customers));
+    }
+
+    private static async Task<bool> HeadIsFreeAsync(NpgsqlConnection connection, string customerId)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand("SELECT 1 FROM ledger_heads WHERE customer_id = $1 FOR UPDATE NOWAIT", connection, transaction)
+        {
+            Parameters = { new() { Value = customerId } },
+        };
+        try
+        {
+            await command.ExecuteScalarAsync();
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            return false;
+        }
+    }
+
     private Func<Task<HttpResponseMessage>> Grant(string customerId) => () => SaveAsync(customerId, Decision("newsletter", true));
 
     /// <summary>
     /// Blocks the writer on a save of its own (customer <c>c-first</c>) behind the purpose's exclusive lock,
-    /// starts <paramref name="saves"/> and waits until all of them are queued, then releases the lock.
+    /// starts <paramref name="saves"/> and waits until all of them are queued, then releases the lock and
+    /// waits for their answers.
     /// </summary>
-    private async Task<HttpResponseMessage[]> WhileTheWriterIsBlockedAsync(params Func<Task<HttpResponseMessage>>[] saves)
+    private async Task<HttpResponseMessage[]> WhileTheWriterIsBlockedAsync(params Func<Task<HttpResponseMessage>>[] saves) =>
+        await Task.WhenAll(await QueueWhileTheWriterIsBlockedAsync(saves));
+
+    /// <summary>As <see cref="WhileTheWriterIsBlockedAsync"/>, without waiting for the answers.</summary>
+    private async Task<List<Task<HttpResponseMessage>>> QueueWhileTheWriterIsBlockedAsync(params Func<Task<HttpResponseMessage>>[] saves)
     {
         await ServiceAsync(); // the service key, issued before anything is blocked
         var groupCommit = Fixture.Factory.Services.GetRequiredService<GroupCommit>();
@@ -143,7 +232,7 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
 
         await transaction.CommitAsync();
         Assert.Equal(HttpStatusCode.Created, (await first).StatusCode);
-        return await Task.WhenAll(started);
+        return started;
     }
 
     /// <summary>How many transactions wrote these customers' events.</summary>
