@@ -92,6 +92,40 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
     }
 
     [Fact]
+    public async Task WithdrawalsAmongOtherSaves_EachDeleteTheirOwnCustomersData_AndLogIt()
+    {
+        string[] customers = ["c-1", "c-2", "c-3"];
+        var service = await ServiceAsync();
+        foreach (var customer in customers)
+        {
+            await SaveOkAsync(customer, Decision("newsletter", true));
+            var collected = await service.PostAsJsonAsync($"/api/v1/customers/{customer}/data/newsletter",
+                new { fields = new { email = $"{customer}@example.com" } });
+            Assert.Equal(HttpStatusCode.Created, collected.StatusCode);
+        }
+
+        var responses = await WhileTheWriterIsBlockedAsync(
+            () => SaveAsync("c-1", Decision("newsletter", false)), () => SaveAsync("c-2", Decision("newsletter", false)), Grant("c-4"));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.Equal(0, await RecordsAsync("c-1"));
+        Assert.Equal(0, await RecordsAsync("c-2"));
+        Assert.Equal(1, await RecordsAsync("c-3")); // its customer kept its grant
+        Assert.Equal(1, await Fixture.ScalarAsync<long>(
+            "SELECT count(DISTINCT xmin::text) FROM deletion_log WHERE customer_id IN ('c-1', 'c-2')")); // one transaction
+        foreach (var customer in new[] { "c-1", "c-2" })
+        {
+            Assert.Equal(1, await Fixture.ScalarAsync<int>(
+                "SELECT record_count FROM deletion_log WHERE customer_id = $1 AND reason = 'revocation'", customer));
+        }
+
+        Assert.Equal(0, await Fixture.ScalarAsync<long>("SELECT count(*) FROM deletion_log WHERE customer_id = 'c-3'"));
+    }
+
+    private Task<long> RecordsAsync(string customerId) =>
+        Fixture.ScalarAsync<long>("SELECT count(*) FROM data_records WHERE customer_id = $1", customerId);
+
+    [Fact]
     public async Task TwoSavesOfOneCustomer_ArrivingTogether_CommitInTurn_OnOneChain()
     {
         var responses = await WhileTheWriterIsBlockedAsync(Grant("c-1"), () => SaveAsync("c-1", Decision("newsletter", false)), Grant("c-2"));
