@@ -43,12 +43,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, Tim
         // Once queued, a save is committed even if its caller has gone, so that a retry (same Idempotency-Key) finds it.
         var cancellationToken = CancellationToken.None;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var locked = await store.LockForSavesAsync(
-            saves.Select(s => new LedgerStore.SaveReads(s.CustomerId, s.IdempotencyKey, s.Request.Decisions!.Select(d => d.Purpose!).ToList()))
-                .ToList(),
-            saves.SelectMany(s => s.Request.Decisions!).Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value)
-                .Distinct().ToArray(),
-            cancellationToken);
+        var locked = await store.LockForSavesAsync(saves.Select(LedgerStore.SaveReads.Of).ToList(), cancellationToken);
         var saved = new List<(QueuedSave Save, SaveResult Result)>();
         foreach (var save in saves)
         {
@@ -81,7 +76,7 @@ public sealed class ConsentLedger(ConsentDbContext db, ConsentOutbox outbox, Tim
     private async Task<SaveResult> SaveOneAsync(QueuedSave save, LedgerStore.LockedForSaves locked, CancellationToken cancellationToken)
     {
         var (customerId, request) = (save.CustomerId, save.Request);
-        if (locked.Earlier.GetValueOrDefault(customerId) is { } earlier && save.IdempotencyKey is not null)
+        if (locked.Earlier.GetValueOrDefault(customerId) is { } earlier) // found only for a save that sent a key
         {
             if (earlier.RequestHash != save.RequestHash)
             {

@@ -69,8 +69,13 @@ internal sealed class LedgerStore(ConsentDbContext db)
         public List<LedgerVersion> Versions { get; } = [];
     }
 
-    /// <summary>What one save asks to be locked and read: its customer, its Idempotency-Key, its decisions' purposes.</summary>
-    public sealed record SaveReads(string CustomerId, string? IdempotencyKey, IReadOnlyCollection<string> PurposeKeys);
+    /// <summary>What one save asks to be locked and read: its customer, its Idempotency-Key, its decisions' purposes and the versions they name.</summary>
+    public sealed record SaveReads(string CustomerId, string? IdempotencyKey, IReadOnlyList<string> PurposeKeys, IReadOnlyList<int> Versions)
+    {
+        public static SaveReads Of(QueuedSave save) => new(save.CustomerId, save.IdempotencyKey,
+            save.Request.Decisions!.Select(d => d.Purpose!).ToList(),
+            save.Request.Decisions!.Where(d => d.PurposeVersion is not null).Select(d => d.PurposeVersion!.Value).ToList());
+    }
 
     /// <summary>What the saves of one transaction read under their locks, by customer.</summary>
     public sealed record LockedForSaves(Dictionary<string, LedgerHead> Heads, Dictionary<string, EarlierSave> Earlier,
@@ -125,10 +130,10 @@ internal sealed class LedgerStore(ConsentDbContext db)
     /// <item>the versions are read by the statement after, so they match the current version just read.</item>
     /// </list>
     /// </summary>
-    public async Task<LockedForSaves> LockForSavesAsync(IReadOnlyList<SaveReads> saves, int[] requestedVersions,
-        CancellationToken cancellationToken)
+    public async Task<LockedForSaves> LockForSavesAsync(IReadOnlyList<SaveReads> saves, CancellationToken cancellationToken)
     {
         var purposeKeys = saves.SelectMany(s => s.PurposeKeys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var requestedVersions = saves.SelectMany(s => s.Versions).Distinct().ToArray();
         var keyed = saves.Where(s => s.IdempotencyKey is not null).ToList();
         var commands = new List<NpgsqlBatchCommand>();
         if (saves.Count > 1)

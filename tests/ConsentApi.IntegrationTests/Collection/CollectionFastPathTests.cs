@@ -50,11 +50,9 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
     public async Task FastPath_RacingARevocation_WaitsForItAndIsRefused()
     {
         await GrantedAndWarmAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
         // Stops the revocation after it has locked the customer's head (it takes the purpose's shared lock next,
         // which this exclusive one, a purpose change's, holds off).
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({ConsentApi.Purposes.PurposeLocks.LockSpace}, hashtext('newsletter'))");
+        await using var transaction = await HoldAsync(PurposeChangeLock("newsletter"));
         var revocation = Task.Run(() => SaveAsync("c-42", Decision("newsletter", false)));
         await AssertBlockedAsync("%pg_advisory_xact_lock_shared%"); // the save's purpose lock (LedgerStore)
 
@@ -72,10 +70,8 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
     public async Task FastPath_RacingARetirement_WaitsForItAndIsRefused()
     {
         await GrantedAndWarmAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
         // What DELETE /purposes/{key} does in the database, held open.
-        await ExecuteAsync(connection, transaction, "UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
+        await using var transaction = await HoldAsync("UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
 
         var collection = Task.Run(() => CollectAsync("late@example.com"));
         await AssertBlockedAsync(FastPathStatement); // on the purpose row
@@ -89,10 +85,8 @@ public sealed class CollectionFastPathTests(LongCacheFixture fixture) : ApiTest(
     public async Task FastPath_RacingANewVersionThatRequiresReconsent_WaitsForItAndIsRefused()
     {
         await GrantedAndWarmAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
         // What PUT /purposes/{key} with requiresReconsent does in the database, held open.
-        await ExecuteAsync(connection, transaction, """
+        await using var transaction = await HoldAsync("""
             INSERT INTO purpose_versions (purpose_key, version, name, description, data_categories, recipients, retention_days,
                 legal_basis, consent_model, consent_lifetime_days, honors_gpc, automated_decisions, on_revoke, requires_reconsent, created_at)
             SELECT purpose_key, 2, name, description, data_categories, recipients, retention_days, legal_basis, consent_model,

@@ -350,21 +350,6 @@ public sealed class ConsentSaveTests(ApiFixture fixture) : ApiTest(fixture), ICl
     private static object SaveBody(params object[] decisions) =>
         new { decisions, source = "web", collectionPoint = "signup-form" };
 
-    private async Task<HttpResponseMessage> PostConsentsAsync(string customerId, object body, string? idempotencyKey = null,
-        HttpClient? client = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consents")
-        {
-            Content = body as HttpContent ?? JsonContent.Create(body),
-        };
-        if (idempotencyKey is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
-        }
-
-        return await (client ?? await ServiceAsync()).SendAsync(request);
-    }
-
     /// <summary>The customer's whole ledger, newest first.</summary>
 
     /// <summary>PUTs a changed notice (no re-consent), making the next version.</summary>

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using ConsentApi.Consents;
 using ConsentApi.IntegrationTests.Infrastructure;
-using ConsentApi.Purposes;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -140,14 +139,8 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
     [Fact]
     public async Task RetriesWithOneIdempotencyKey_ArrivingTogether_AppendOnce()
     {
-        var client = await ServiceAsync();
         var body = new { decisions = new[] { Decision("newsletter", true) }, source = "web" };
-        async Task<HttpResponseMessage> Retry()
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/customers/c-1/consents") { Content = JsonContent.Create(body) };
-            request.Headers.Add("Idempotency-Key", "retry-1");
-            return await client.SendAsync(request);
-        }
+        Task<HttpResponseMessage> Retry() => PostConsentsAsync("c-1", body, "retry-1");
 
         var responses = await WhileTheWriterIsBlockedAsync(Retry, Retry, Retry);
 
@@ -161,16 +154,8 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
     [Fact]
     public async Task AReplay_AmongNewSaves_AnswersTheFirstReceipt_AndOneKeyServesEachCustomerApart()
     {
-        var client = await ServiceAsync();
-        Func<Task<HttpResponseMessage>> Keyed(string customerId, bool granted) => async () =>
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/customers/{customerId}/consents")
-            {
-                Content = JsonContent.Create(new { decisions = new[] { Decision("newsletter", granted) }, source = "web" }),
-            };
-            request.Headers.Add("Idempotency-Key", "key-1");
-            return await client.SendAsync(request);
-        };
+        Func<Task<HttpResponseMessage>> Keyed(string customerId, bool granted) => () =>
+            PostConsentsAsync(customerId, new { decisions = new[] { Decision("newsletter", granted) }, source = "web" }, "key-1");
         var original = await Keyed("c-1", true)();
         var firstReceipt = (await ReadJsonAsync(original))["receiptId"]!.GetValue<Guid>();
 
@@ -195,9 +180,7 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
         }
 
         // c-2's head held as an erasure holds it, for longer than a shared transaction waits.
-        await using var erasing = await Fixture.OpenAsync();
-        await using var erasure = await erasing.BeginTransactionAsync();
-        await ExecuteAsync(erasing, erasure, "SELECT * FROM ledger_heads WHERE customer_id = 'c-2' FOR UPDATE");
+        await using var erasure = await HoldAsync("SELECT * FROM ledger_heads WHERE customer_id = 'c-2' FOR UPDATE");
 
         var saves = await QueueWhileTheWriterIsBlockedAsync([.. customers.Select(c => (Func<Task<HttpResponseMessage>>)(() =>
             SaveAsync(c, Decision("newsletter", false))))]);
@@ -251,9 +234,7 @@ public sealed class GroupCommitTests(ApiFixture fixture) : ApiTest(fixture), ICl
     {
         await ServiceAsync(); // the service key, issued before anything is blocked
         var groupCommit = Fixture.Factory.Services.GetRequiredService<GroupCommit>();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+        await using var transaction = await HoldAsync(PurposeChangeLock("newsletter"));
         var first = SaveAsync("c-first", Decision("newsletter", true));
         await AssertBlockedAsync("%pg_advisory_xact_lock_shared%", "advisory", atLeast: GroupCommit.Writers);
 

@@ -1,6 +1,5 @@
 using System.Net;
 using ConsentApi.IntegrationTests.Infrastructure;
-using ConsentApi.Purposes;
 
 namespace ConsentApi.IntegrationTests.Consents;
 
@@ -15,10 +14,8 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
     public async Task Save_WhileARetirementCommits_WaitsForIt_AndIsRefused()
     {
         await CreatePurposeAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({PurposeLocks.LockSpace}, hashtext('newsletter'))");
-        await ExecuteAsync(connection, transaction, "UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
+        await using var transaction = await HoldAsync(PurposeChangeLock("newsletter"),
+            "UPDATE purposes SET status = 'retired', updated_at = now() WHERE key = 'newsletter'");
 
         var save = SaveAsync("c-7", Decision("newsletter", true));
         await AssertBlockedAsync("%pg_advisory_xact_lock_shared%", "advisory");
@@ -34,9 +31,7 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
     public async Task Retirement_WhileASaveIsInFlight_WaitsForTheSave()
     {
         await CreatePurposeAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+        await using var transaction = await HoldAsync(SaveInFlightLock("newsletter"));
 
         var retire = Admin.DeleteAsync("/api/v1/purposes/newsletter");
         await AssertBlockedAsync("%pg_advisory_xact_lock(%", "advisory");
@@ -52,9 +47,7 @@ public sealed class SaveAndPurposeChangeTests(ApiFixture fixture) : ApiTest(fixt
     public async Task NewVersion_WhileASaveIsInFlight_WaitsForTheSave()
     {
         await CreatePurposeAsync();
-        await using var connection = await Fixture.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock_shared({PurposeLocks.LockSpace}, hashtext('newsletter'))");
+        await using var transaction = await HoldAsync(SaveInFlightLock("newsletter"));
 
         var update = PutPurposeAsync("newsletter", "\"1\"", UpdateBody(b => b["description"] = "Now also on Sundays."));
         await AssertBlockedAsync("%pg_advisory_xact_lock(%", "advisory");

@@ -179,12 +179,58 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
         Assert.Fail($"Fewer than {atLeast} statements like '{queryLike}' ever waited on a {waitEvent ?? ""} lock.");
     }
 
-    /// <summary>Runs <paramref name="sql"/> in a transaction the test holds open.</summary>
-    protected static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    /// <summary>
+    /// Runs <paramref name="statements"/> in a transaction of the test's own and holds it open, with every
+    /// lock they took, until the test commits it (or disposes it: a rollback). How a race test holds one side.
+    /// </summary>
+    protected async Task<HeldTransaction> HoldAsync(params string[] statements)
     {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync();
+        var connection = await Fixture.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        foreach (var sql in statements)
+        {
+            await using var command = new NpgsqlCommand(sql, connection, transaction);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return new HeldTransaction(connection, transaction);
+    }
+
+    /// <summary>The exclusive lock a new version or a retirement of purpose <paramref name="key"/> takes (PurposeLocks).</summary>
+    protected static string PurposeChangeLock(string key) =>
+        $"SELECT pg_advisory_xact_lock({ConsentApi.Purposes.PurposeLocks.LockSpace}, hashtext('{key}'))";
+
+    /// <summary>The shared lock a save in flight holds on purpose <paramref name="key"/> (PurposeLocks).</summary>
+    protected static string SaveInFlightLock(string key) =>
+        $"SELECT pg_advisory_xact_lock_shared({ConsentApi.Purposes.PurposeLocks.LockSpace}, hashtext('{key}'))";
+
+    /// <summary>POSTs <paramref name="body"/> as a save, with an <c>Idempotency-Key</c> when one is given (unvalidated: tests send bad ones).</summary>
+    protected async Task<HttpResponseMessage> PostConsentsAsync(string customerId, object body, string? idempotencyKey = null,
+        HttpClient? client = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/customers/{Uri.EscapeDataString(customerId)}/consents")
+        {
+            Content = body as HttpContent ?? JsonContent.Create(body),
+        };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+        }
+
+        return await (client ?? await ServiceAsync()).SendAsync(request);
     }
 
     protected static readonly JsonSerializerOptions Web = JsonSerializerOptions.Web;
+}
+
+/// <summary>A transaction a test holds open (<see cref="ApiTest.HoldAsync"/>); disposing it rolls back.</summary>
+public sealed class HeldTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+{
+    public Task CommitAsync() => transaction.CommitAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await transaction.DisposeAsync();
+        await connection.DisposeAsync();
+    }
 }
